@@ -1,0 +1,266 @@
+//! The lifecycle operations the verbs are made of: create, start, kill, delete. Policy lives here (what
+//! happens in which order, what is cleaned up on failure); mechanisms live in process/, rootfs/, cgroups/.
+
+use super::{status, Container, NewContainerDir, Op, State, Status};
+use crate::cgroups::{self, CgroupPlace};
+use crate::hooks::{self, Kind};
+use crate::process::{self, InitConfig, Supervisor};
+use crate::spec::{self, Bundle};
+use anyhow::{Context, Result};
+use oci_spec::runtime::Spec;
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+pub struct CreateOptions<'a> {
+    pub id: &'a str,
+    pub bundle: &'a Path,
+    pub pid_file: Option<&'a Path>,
+    pub console_socket: Option<&'a Path>,
+    pub no_pivot: bool,
+    pub no_new_keyring: bool,
+    pub preserve_fds: u32,
+    /// create and `run -d`: the init becomes a child of brig's caller. Foreground `run`: of brig.
+    pub child_of_caller: bool,
+}
+
+/// The parent's side of the init's setup: cgroup placement and the runtime-namespace hooks.
+struct CreateSupervisor<'a> {
+    id: &'a str,
+    bundle: &'a Bundle,
+    cgroup: Option<&'a CgroupPlace>,
+    created: String,
+}
+
+impl CreateSupervisor<'_> {
+    fn state(&self, pid: i32) -> State {
+        State {
+            id: self.id.to_string(),
+            pid,
+            pid_start_time: 0,
+            bundle: self.bundle.dir.clone(),
+            rootfs: self.bundle.rootfs.clone(),
+            created: self.created.clone(),
+            annotations: self.bundle.spec.annotations().clone().unwrap_or_default(),
+            cgroup: self.cgroup.cloned(),
+            own_pid_ns: false,
+        }
+    }
+}
+
+impl Supervisor for CreateSupervisor<'_> {
+    fn placed(&mut self, pid: i32) -> Result<()> {
+        match self.cgroup {
+            Some(place) => cgroups::join(place, pid),
+            None => Ok(()),
+        }
+    }
+
+    fn state_json(&self, pid: i32, status: &str) -> Vec<u8> {
+        hook_state_json(&self.state(pid), status)
+    }
+
+    fn runtime_hooks(&mut self, pid: i32) -> Result<()> {
+        let state = self.state_json(pid, "creating");
+        hooks::run(Kind::Prestart, hooks::of_kind(&self.bundle.spec, Kind::Prestart), &state)?;
+        hooks::run(Kind::CreateRuntime, hooks::of_kind(&self.bundle.spec, Kind::CreateRuntime), &state)
+    }
+
+    fn has_runtime_hooks(&self) -> bool {
+        !hooks::of_kind(&self.bundle.spec, Kind::Prestart).is_empty()
+            || !hooks::of_kind(&self.bundle.spec, Kind::CreateRuntime).is_empty()
+    }
+}
+
+/// The state JSON hooks read on stdin, with the status the spec gives for that moment.
+fn hook_state_json(state: &State, status: &str) -> Vec<u8> {
+    let mut v = serde_json::to_value(state.oci(Status::Running)).unwrap_or_default();
+    v["status"] = status.into();
+    if status == "stopped" {
+        v["pid"] = 0.into();
+    }
+    serde_json::to_vec(&v).unwrap_or_default()
+}
+
+/// Create a container: state dir, cgroup, init waiting on exec.fifo, state.json, pid file. On any error
+/// everything made so far is removed again.
+pub fn create(root: &Path, opts: &CreateOptions) -> Result<State> {
+    super::validate_id(opts.id)?;
+    let bundle = spec::load(opts.bundle)?;
+    let dir_guard = NewContainerDir::create(root, opts.id)?;
+    let dir = dir_guard.dir.clone();
+    let config_copy = serde_json::to_vec(&bundle.spec)?;
+    super::write_atomic(&dir.join(super::CONFIG_COPY), &config_copy, 0o600)?;
+    process::fifo::create(&dir)?;
+    let linux = bundle.spec.linux().as_ref();
+    let cgroup = cgroups::create(
+        linux.and_then(|l| l.cgroups_path().as_deref()),
+        opts.id,
+        linux.and_then(|l| l.resources().as_ref()),
+        linux.and_then(|l| l.devices().as_deref()).unwrap_or(&[]),
+    )?;
+    let result = (|| -> Result<State> {
+        let mut sup = CreateSupervisor { id: opts.id, bundle: &bundle, cgroup: Some(&cgroup), created: super::now_rfc3339() };
+        let cfg = InitConfig {
+            id: opts.id,
+            spec: &bundle.spec,
+            rootfs: &bundle.rootfs,
+            bundle: &bundle.dir,
+            state_dir: &dir,
+            no_pivot: opts.no_pivot,
+            no_new_keyring: opts.no_new_keyring,
+            preserve_fds: opts.preserve_fds,
+            console_socket: opts.console_socket,
+            child_of_caller: opts.child_of_caller,
+        };
+        let pid = process::spawn_init(&cfg, &mut sup)?;
+        let mut state = sup.state(pid);
+        state.own_pid_ns = process::namespaces::plan(&bundle.spec).own_pid;
+        state.pid_start_time = match super::proc_stat(pid) {
+            Some((_, start)) => start,
+            None => {
+                // SAFETY: the init is ours; make sure it is gone.
+                unsafe { libc::kill(pid, libc::SIGKILL) };
+                anyhow::bail!("the container init (pid {pid}) exited during create");
+            }
+        };
+        let written = super::write_state(&dir, &state).and_then(|_| match opts.pid_file {
+            Some(p) => write_pid_file(p, pid),
+            None => Ok(()),
+        });
+        if let Err(e) = written {
+            // SAFETY: the init is ours.
+            unsafe { libc::kill(pid, libc::SIGKILL) };
+            return Err(e);
+        }
+        Ok(state)
+    })();
+    match result {
+        Ok(state) => {
+            dir_guard.keep();
+            Ok(state)
+        }
+        Err(e) => {
+            let _ = cgroups::remove(&cgroup);
+            Err(e)
+        }
+    }
+}
+
+/// The pid file holds the init's host pid, written atomically (relative paths are taken from brig's cwd).
+fn write_pid_file(path: &Path, pid: i32) -> Result<()> {
+    let abs = if path.is_absolute() { path.to_path_buf() } else { std::env::current_dir()?.join(path) };
+    super::write_atomic(&abs, pid.to_string().as_bytes(), 0o644).with_context(|| format!("--pid-file {}", path.display()))
+}
+
+/// The spec recorded at create (hooks must run even if the bundle changed or is gone).
+pub fn recorded_spec(dir: &Path) -> Result<Spec> {
+    let path = dir.join(super::CONFIG_COPY);
+    let text = std::fs::read(&path).with_context(|| format!("cannot read {}", path.display()))?;
+    serde_json::from_slice(&text).with_context(|| format!("{} is corrupt", path.display()))
+}
+
+/// Release a created container's init; run poststart hooks. A failing poststart hook kills the container and
+/// fails start (runc's behaviour; the spec would only warn).
+pub fn start(c: &Container) -> Result<()> {
+    status::check(c.id(), c.status(), Op::Start)?;
+    let (pid, started) = (c.state.pid, c.state.pid_start_time);
+    process::fifo::release(&c.dir, || super::process_alive(pid, started))?;
+    let spec = recorded_spec(&c.dir)?;
+    let poststart = hooks::of_kind(&spec, Kind::Poststart);
+    if !poststart.is_empty() {
+        if let Err(e) = hooks::run(Kind::Poststart, poststart, &hook_state_json(&c.state, "running")) {
+            kill_all(c, libc::SIGKILL);
+            return Err(e);
+        }
+    }
+    Ok(())
+}
+
+/// Signal the init, or with `all` every process of the container.
+pub fn kill(c: &Container, sig: i32, all: bool) -> Result<()> {
+    status::check(c.id(), c.status(), Op::Kill)?;
+    if all {
+        if let Some(place) = &c.state.cgroup {
+            return cgroups::signal_all(place, sig);
+        }
+    }
+    // SAFETY: kill(2) on the recorded init, whose start time the status check just confirmed.
+    if unsafe { libc::kill(c.state.pid, sig) } != 0 {
+        let e = std::io::Error::last_os_error();
+        if e.raw_os_error() == Some(libc::ESRCH) {
+            anyhow::bail!("container {}: no such process: container not running", c.id());
+        }
+        anyhow::bail!("cannot signal container {}: {}", c.id(), hooks::lower(&e));
+    }
+    Ok(())
+}
+
+fn kill_all(c: &Container, sig: i32) {
+    match &c.state.cgroup {
+        Some(place) => {
+            let _ = cgroups::signal_all(place, sig);
+        }
+        None => {
+            // SAFETY: signal the recorded init pid (its start time was checked by the caller's status).
+            unsafe { libc::kill(c.state.pid, sig) };
+        }
+    }
+}
+
+/// Delete: kill what is left (created always; running or paused only with `force`), remove the cgroup, run
+/// poststop hooks (failures are warnings, as the spec says), remove the state directory.
+pub fn delete(root: &Path, id: &str, force: bool) -> Result<()> {
+    let c = match Container::load(root, id) {
+        Ok(c) => c,
+        Err(e) if force && e.to_string().ends_with("does not exist") => return Ok(()),
+        Err(e) if force && root.join(id).is_dir() => {
+            // A half-written container (crash during create): remove what is there.
+            crate::logs::warn(&format!("{e:#}: removing it"));
+            return super::remove_dir(&root.join(id));
+        }
+        Err(e) => return Err(e),
+    };
+    let status = c.status();
+    status::check(id, status, Op::Delete { force })?;
+    if status != Status::Stopped {
+        if status == Status::Paused {
+            if let Some(place) = &c.state.cgroup {
+                let _ = cgroups::set_frozen(place, false);
+            }
+        }
+        kill_all(&c, libc::SIGKILL);
+        wait_stopped(&c, Duration::from_secs(10))?;
+    }
+    destroy(&c)
+}
+
+fn wait_stopped(c: &Container, timeout: Duration) -> Result<()> {
+    let deadline = Instant::now() + timeout;
+    while super::process_alive(c.state.pid, c.state.pid_start_time) {
+        if Instant::now() > deadline {
+            anyhow::bail!("container {} did not stop after SIGKILL", c.id());
+        }
+        std::thread::sleep(Duration::from_millis(1));
+    }
+    Ok(())
+}
+
+fn destroy(c: &Container) -> Result<()> {
+    if let Some(place) = &c.state.cgroup {
+        // Processes outside the init's pid namespace may still be in the cgroup.
+        if !c.state.own_pid_ns {
+            let _ = cgroups::signal_all(place, libc::SIGKILL);
+        }
+        cgroups::remove(place)?;
+    }
+    let spec = recorded_spec(&c.dir).ok();
+    if let Some(spec) = &spec {
+        let poststop = hooks::of_kind(spec, Kind::Poststop);
+        if !poststop.is_empty() {
+            if let Err(e) = hooks::run(Kind::Poststop, poststop, &hook_state_json(&c.state, "stopped")) {
+                crate::logs::warn(&format!("{e:#}"));
+            }
+        }
+    }
+    super::remove_dir(&c.dir)
+}

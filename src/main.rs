@@ -1,0 +1,62 @@
+//! brig: parse the command line, set up logging, dispatch to a verb, and turn errors into one line on stderr,
+//! a record in `--log`, and a non-zero exit.
+
+mod cgroups;
+mod cli;
+mod commands;
+mod container;
+mod hooks;
+mod logs;
+mod process;
+mod rootfs;
+mod security;
+mod signals;
+mod spec;
+
+use clap::Parser;
+use cli::{Cli, Command};
+
+fn main() {
+    let cli = Cli::parse();
+    if let Some(path) = &cli.log {
+        if let Err(e) = logs::init(path, cli.log_format, cli.debug) {
+            eprintln!("brig: cannot open log file {}: {e}", path.display());
+            std::process::exit(1);
+        }
+    }
+    let code = match dispatch(&cli) {
+        Ok(code) => code,
+        Err(e) => {
+            let msg = format!("{e:#}");
+            logs::error(&msg);
+            eprintln!("brig: {msg}");
+            1
+        }
+    };
+    std::process::exit(code);
+}
+
+fn dispatch(cli: &Cli) -> anyhow::Result<i32> {
+    if cli.version {
+        commands::version::run();
+        return Ok(0);
+    }
+    if cli.systemd_cgroup {
+        anyhow::bail!("--systemd-cgroup: the systemd cgroup driver is not available in this version of brig");
+    }
+    let Some(command) = &cli.command else {
+        use clap::CommandFactory;
+        Cli::command().print_help()?;
+        return Ok(2);
+    };
+    match command {
+        Command::Create(a) => commands::create::run(cli, a),
+        Command::Start(a) => commands::start::run(cli, &a.id),
+        Command::State(a) => commands::state::run(cli, &a.id),
+        Command::Kill(a) => commands::kill::run(cli, a),
+        Command::Delete(a) => commands::delete::run(cli, a),
+        Command::Run(a) => commands::run::run(cli, a),
+        Command::List(a) => commands::list::run(cli, a),
+        Command::Spec(a) => commands::spec::run(a),
+    }
+}

@@ -1,0 +1,180 @@
+//! Spawning the container init: everything the init needs is prepared here before the clone, so the code
+//! between clone and execve (init.rs) only makes syscalls. One clone: namespaces joined by path are entered by
+//! this (single-threaded) process around the clone, so no intermediate process is needed.
+
+pub mod channel;
+pub mod console;
+pub mod fifo;
+pub mod foreground;
+mod init;
+pub mod namespaces;
+
+use crate::security::{capabilities::CapSets, rlimits::Rlimit};
+use anyhow::{bail, Context, Result};
+use nix::sched::CloneFlags;
+use oci_spec::runtime::Spec;
+use std::ffi::CString;
+use std::os::fd::{FromRawFd, OwnedFd};
+use std::path::Path;
+
+/// What the caller decides about a new init.
+pub struct InitConfig<'a> {
+    pub id: &'a str,
+    pub spec: &'a Spec,
+    pub rootfs: &'a Path,
+    pub bundle: &'a Path,
+    pub state_dir: &'a Path,
+    pub no_pivot: bool,
+    pub no_new_keyring: bool,
+    pub preserve_fds: u32,
+    pub console_socket: Option<&'a Path>,
+    /// Make the init a child of brig's caller (create, run -d) rather than of brig (foreground run).
+    pub child_of_caller: bool,
+}
+
+/// The parent's part of the setup, called while the init waits.
+pub trait Supervisor {
+    /// The init exists (host pid) and has not run anything of the container's yet: place it in its cgroup.
+    fn placed(&mut self, pid: i32) -> Result<()>;
+    /// The state JSON given to hooks, for `status`.
+    fn state_json(&self, pid: i32, status: &str) -> Vec<u8>;
+    /// Run the prestart and createRuntime hooks (rootfs is mounted, pivot_root not done yet).
+    fn runtime_hooks(&mut self, pid: i32) -> Result<()>;
+    fn has_runtime_hooks(&self) -> bool;
+}
+
+/// Prepared before the clone, read by the init.
+pub(crate) struct Prepared {
+    pub args: Vec<CString>,
+    pub env: Vec<String>,
+    pub caps: CapSets,
+    pub rlimits: Vec<Rlimit>,
+    pub ns: namespaces::NamespacePlan,
+    pub console: Option<OwnedFd>,
+    pub state_dir_fd: OwnedFd,
+    pub console_size: Option<(u16, u16)>,
+    /// Whether the init must stop for prestart/createRuntime hooks (one round trip saved when not).
+    pub runtime_hooks: bool,
+}
+
+fn prepare(cfg: &InitConfig) -> Result<Prepared> {
+    let process = cfg.spec.process().as_ref().context("config.json: process is missing")?;
+    let args = process
+        .args()
+        .iter()
+        .flatten()
+        .map(|a| CString::new(a.as_str()).context("process.args: an argument contains a NUL byte"))
+        .collect::<Result<Vec<_>>>()?;
+    let env = process.env().clone().unwrap_or_default();
+    if env.iter().any(|e| e.contains('\0')) {
+        bail!("process.env: a variable contains a NUL byte");
+    }
+    let caps = crate::security::capabilities::from_spec(process.capabilities().as_ref())?;
+    let rlimits = crate::security::rlimits::from_spec(process.rlimits().as_deref().unwrap_or(&[]))?;
+    let terminal = process.terminal().unwrap_or(false);
+    let console = match (terminal, cfg.console_socket) {
+        (true, Some(path)) => Some(console::connect_socket(path)?),
+        (true, None) => bail!("process.terminal is true: a --console-socket is needed to receive the terminal"),
+        (false, Some(_)) => bail!("--console-socket was given but process.terminal is false"),
+        (false, None) => None,
+    };
+    let console_size = process.console_size().map(|b| (b.height() as u16, b.width() as u16));
+    let dir = std::ffi::CString::new(cfg.state_dir.as_os_str().as_encoded_bytes())?;
+    // SAFETY: open(2) on a path we created; owned right away.
+    let fd = unsafe { libc::open(dir.as_ptr(), libc::O_PATH | libc::O_DIRECTORY | libc::O_CLOEXEC) };
+    if fd < 0 {
+        bail!("cannot open {}: {}", cfg.state_dir.display(), std::io::Error::last_os_error());
+    }
+    let state_dir_fd = unsafe { OwnedFd::from_raw_fd(fd) };
+    Ok(Prepared {
+        args,
+        env,
+        caps,
+        rlimits,
+        ns: namespaces::plan(cfg.spec),
+        console,
+        state_dir_fd,
+        console_size,
+        runtime_hooks: false,
+    })
+}
+
+/// Spawn the init and drive its setup to the point where it waits for `start`. Returns its host pid.
+/// On failure the init is killed; the caller removes what it made.
+pub fn spawn_init(cfg: &InitConfig, sup: &mut dyn Supervisor) -> Result<i32> {
+    let mut prep = prepare(cfg)?;
+    prep.runtime_hooks = sup.has_runtime_hooks();
+    let (parent_end, init_end) = channel::pair()?;
+    let mut flags = prep.ns.clone_flags;
+    if cfg.child_of_caller {
+        flags |= CloneFlags::CLONE_PARENT;
+    }
+    let saved = namespaces::enter_for_clone(&prep.ns)?;
+    // SAFETY: a fork-like clone (no new stack) of a single-threaded process; the child runs init::run and
+    // never returns.
+    let pid = unsafe { libc::syscall(libc::SYS_clone, flags.bits() as libc::c_ulong | libc::SIGCHLD as libc::c_ulong, 0usize, 0usize, 0usize, 0usize) };
+    if pid == 0 {
+        drop(parent_end);
+        init::run(cfg, &prep, &init_end);
+    }
+    let clone_err = std::io::Error::last_os_error();
+    let left = namespaces::leave(&saved);
+    drop(init_end);
+    if pid < 0 {
+        bail!("cannot create the container init (clone): {clone_err}");
+    }
+    let pid = pid as i32;
+    let result = left.and_then(|_| drive(cfg, &prep, &parent_end, sup, pid));
+    if let Err(e) = result {
+        // SAFETY: kill the init we just made.
+        unsafe { libc::kill(pid, libc::SIGKILL) };
+        if !cfg.child_of_caller {
+            let _ = nix::sys::wait::waitpid(nix::unistd::Pid::from_raw(pid), None);
+        }
+        return Err(e);
+    }
+    Ok(pid)
+}
+
+fn drive(cfg: &InitConfig, prep: &Prepared, chan: &channel::Channel, sup: &mut dyn Supervisor, pid: i32) -> Result<()> {
+    if prep.ns.new_user {
+        write_id_maps(cfg.spec, pid)?;
+    }
+    sup.placed(pid)?;
+    let mut payload = sup.state_json(pid, "creating");
+    payload.push(b'\n');
+    payload.extend(sup.state_json(pid, "created"));
+    chan.send(channel::GO, &payload)?;
+    loop {
+        match chan.recv()? {
+            Some((channel::RUN_HOOKS, _)) => {
+                let r = sup.runtime_hooks(pid);
+                if let Err(e) = &r {
+                    chan.send(channel::ERROR, format!("{e:#}").as_bytes())?;
+                }
+                r?;
+                chan.send(channel::HOOKS_DONE, &[])?;
+            }
+            Some((channel::READY, _)) => return Ok(()),
+            Some((channel::ERROR, msg)) => bail!("{}", String::from_utf8_lossy(&msg)),
+            Some((t, _)) => bail!("sync socket: unexpected message {:?}", t as char),
+            None => bail!("the container init exited during setup"),
+        }
+    }
+}
+
+fn write_id_maps(spec: &Spec, pid: i32) -> Result<()> {
+    let linux = spec.linux().as_ref().context("user namespace without linux section")?;
+    let fmt = |maps: &Option<Vec<oci_spec::runtime::LinuxIdMapping>>| -> String {
+        maps.iter()
+            .flatten()
+            .map(|m| format!("{} {} {}\n", m.container_id(), m.host_id(), m.size()))
+            .collect()
+    };
+    for (file, text) in [("uid_map", fmt(linux.uid_mappings())), ("gid_map", fmt(linux.gid_mappings()))] {
+        let path = format!("/proc/{pid}/{file}");
+        std::fs::write(&path, &text)
+            .map_err(|e| anyhow::anyhow!("linux.{}: cannot write {path}: {}", if file == "uid_map" { "uidMappings" } else { "gidMappings" }, crate::hooks::lower(&e)))?;
+    }
+    Ok(())
+}

@@ -1,0 +1,56 @@
+//! The process's uid, gid and supplementary groups, and the HOME a process gets when its env has none.
+
+use anyhow::{bail, Context, Result};
+use std::io::Read;
+
+/// Switch to uid/gid/groups keeping the permitted capabilities (they are narrowed right after).
+pub fn switch(uid: u32, gid: u32, groups: &[u32]) -> Result<()> {
+    // SAFETY: prctl with constant arguments.
+    if unsafe { libc::prctl(libc::PR_SET_KEEPCAPS, 1, 0, 0, 0) } != 0 {
+        bail!("cannot set keep-caps: {}", std::io::Error::last_os_error());
+    }
+    let gids: Vec<nix::unistd::Gid> = groups.iter().map(|g| nix::unistd::Gid::from_raw(*g)).collect();
+    match nix::unistd::setgroups(&gids) {
+        Ok(()) => {}
+        // In a user namespace whose setgroups is denied, an empty list is what the process has anyway.
+        Err(nix::errno::Errno::EPERM) if groups.is_empty() => {}
+        Err(e) => bail!("cannot set supplementary groups {groups:?}: {}", e.desc().to_lowercase()),
+    }
+    let g = nix::unistd::Gid::from_raw(gid);
+    nix::unistd::setresgid(g, g, g).with_context(|| format!("cannot set gid {gid}"))?;
+    let u = nix::unistd::Uid::from_raw(uid);
+    nix::unistd::setresuid(u, u, u).with_context(|| format!("cannot set uid {uid}"))?;
+    // SAFETY: prctl with constant arguments.
+    unsafe { libc::prctl(libc::PR_SET_KEEPCAPS, 0, 0, 0, 0) };
+    Ok(())
+}
+
+/// The home directory of `uid` in the container's /etc/passwd (read after pivot_root), else `/`.
+pub fn home_of(uid: u32) -> String {
+    let mut text = String::new();
+    // The file is the container's: read a bounded amount of it.
+    if let Ok(f) = std::fs::File::open("/etc/passwd") {
+        let _ = f.take(1 << 20).read_to_string(&mut text);
+    }
+    home_in(&text, uid).unwrap_or_else(|| "/".to_string())
+}
+
+fn home_in(passwd: &str, uid: u32) -> Option<String> {
+    passwd.lines().find_map(|l| {
+        let f: Vec<&str> = l.split(':').collect();
+        (f.len() >= 6 && f[2].parse::<u32>().ok() == Some(uid) && !f[5].is_empty()).then(|| f[5].to_string())
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn passwd_home() {
+        let p = "root:x:0:0:root:/root:/bin/sh\nbad line\nwww:x:33:33::/var/www:/bin/false\n";
+        assert_eq!(home_in(p, 0).as_deref(), Some("/root"));
+        assert_eq!(home_in(p, 33).as_deref(), Some("/var/www"));
+        assert_eq!(home_in(p, 1000), None);
+    }
+}
