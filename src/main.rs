@@ -18,6 +18,12 @@ use cli::{Cli, Command};
 
 fn main() {
     let cli = Cli::parse();
+    // Before brig opens anything: its own fds must not land in the range handed to the container.
+    match &cli.command {
+        Some(Command::Create(a)) => process::reserve_preserved_fds(a.preserve_fds),
+        Some(Command::Run(a)) => process::reserve_preserved_fds(a.create.preserve_fds),
+        _ => {}
+    }
     if let Some(path) = &cli.log {
         if let Err(e) = logs::init(path, cli.log_format, cli.debug) {
             eprintln!("brig: cannot open log file {}: {e}", path.display());

@@ -99,6 +99,23 @@ fn prepare(cfg: &InitConfig) -> Result<Prepared> {
     })
 }
 
+/// Occupy fds 3..3+n that the caller did not open (with /dev/null), so none of brig's own descriptors can
+/// land in the range handed to the container. Call before opening anything else.
+pub fn reserve_preserved_fds(n: u32) {
+    for fd in 3..3 + n as i32 {
+        // SAFETY: probing and filling descriptor slots of this process.
+        unsafe {
+            if libc::fcntl(fd, libc::F_GETFD) < 0 {
+                let null = libc::open(c"/dev/null".as_ptr(), libc::O_RDWR);
+                if null >= 0 && null != fd {
+                    libc::dup2(null, fd);
+                    libc::close(null);
+                }
+            }
+        }
+    }
+}
+
 /// Spawn the init and drive its setup to the point where it waits for `start`. Returns its host pid.
 /// On failure the init is killed; the caller removes what it made.
 pub fn spawn_init(cfg: &InitConfig, sup: &mut dyn Supervisor) -> Result<i32> {
