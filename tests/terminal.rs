@@ -1,0 +1,67 @@
+//! process.terminal: the pty master arrives over --console-socket and the container's stdio is the slave.
+mod common;
+use common::*;
+use nix::sys::socket::{recvmsg, ControlMessageOwned, MsgFlags};
+use std::io::{IoSliceMut, Read};
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::os::unix::net::UnixListener;
+
+fn receive_fd(listener: &UnixListener) -> OwnedFd {
+    let (stream, _) = listener.accept().unwrap();
+    let mut buf = [0u8; 64];
+    let mut iov = [IoSliceMut::new(&mut buf)];
+    let mut space = nix::cmsg_space!([std::os::fd::RawFd; 1]);
+    let msg = recvmsg::<()>(stream.as_raw_fd(), &mut iov, Some(&mut space), MsgFlags::empty()).unwrap();
+    for c in msg.cmsgs().unwrap() {
+        if let ControlMessageOwned::ScmRights(fds) = c {
+            // SAFETY: the fd was just received and is ours.
+            return unsafe { OwnedFd::from_raw_fd(fds[0]) };
+        }
+    }
+    panic!("no fd received");
+}
+
+#[test]
+fn pty_master_over_console_socket() {
+    let env = Env::new("tty");
+    env.config_sh("tty; [ -t 0 ] && [ -t 1 ] && echo stdio-is-tty; stty size; echo done", |v| {
+        v["process"]["terminal"] = serde_json::json!(true);
+        v["process"]["consoleSize"] = serde_json::json!({"height": 30, "width": 100});
+    });
+    let sock = env.dir.join("console.sock");
+    let listener = UnixListener::bind(&sock).unwrap();
+    let id = env.id("c");
+    let b = path_str(&env.bundle);
+    let s = path_str(&sock);
+    let waiter = std::thread::spawn(move || receive_fd(&listener));
+    let out = env.brig(&["create", "--console-socket", &s, "--bundle", &b, &id]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let master = waiter.join().unwrap();
+    assert!(env.brig(&["start", &id]).status.success());
+    let mut f = std::fs::File::from(master);
+    let mut got = String::new();
+    let mut buf = [0u8; 256];
+    while !got.contains("done") {
+        match f.read(&mut buf) {
+            Ok(0) | Err(_) => break,
+            Ok(n) => got.push_str(&String::from_utf8_lossy(&buf[..n])),
+        }
+    }
+    assert!(got.contains("/dev/pts/0"), "{got}");
+    assert!(got.contains("stdio-is-tty"), "{got}");
+    assert!(got.contains("30 100"), "console size applied: {got}");
+    wait_until("exit", || env.status(&id) == "stopped");
+    assert!(env.brig(&["delete", &id]).status.success());
+    env.assert_gone(&id);
+}
+
+#[test]
+fn terminal_without_console_socket_is_refused() {
+    let env = Env::new("tty-nosock");
+    env.config_sh("true", |v| v["process"]["terminal"] = serde_json::json!(true));
+    let id = env.id("c");
+    let out = env.create(&id);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(text(&out.stderr).contains("console-socket"), "{}", text(&out.stderr));
+    env.assert_gone(&id);
+}
