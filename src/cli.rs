@@ -4,7 +4,11 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 use std::path::PathBuf;
 
 #[derive(Parser, Debug)]
-#[command(name = "brig", about = "brig: a runc-compatible OCI container runtime", disable_version_flag = true)]
+#[command(
+    name = "brig",
+    about = "brig: a runc-compatible OCI container runtime",
+    disable_version_flag = true
+)]
 pub struct Cli {
     /// root directory for storage of container state
     #[arg(long, global = true, default_value = "/run/brig")]
@@ -52,6 +56,67 @@ pub enum Command {
     List(ListArgs),
     /// write a default config.json into the bundle
     Spec(SpecArgs),
+    /// freeze every process of a running container
+    Pause(IdArg),
+    /// thaw a paused container
+    Resume(IdArg),
+    /// list the processes of a container
+    Ps(PsArgs),
+    /// print what this build of brig supports, as runtime-spec `features` JSON
+    Features,
+    /// change the cgroup resources of a running container
+    Update(UpdateArgs),
+}
+
+#[derive(Args, Debug)]
+pub struct UpdateArgs {
+    /// LinuxResources JSON from FILE, or from stdin with `-` (zeros mean "unchanged", as docker sends them)
+    #[arg(short, long)]
+    pub resources: Option<PathBuf>,
+    /// memory limit in bytes (suffixes k, m, g allowed; -1 for no limit)
+    #[arg(long, allow_hyphen_values = true)]
+    pub memory: Option<String>,
+    /// memory plus swap limit
+    #[arg(long = "memory-swap", allow_hyphen_values = true)]
+    pub memory_swap: Option<String>,
+    /// memory soft limit
+    #[arg(long = "memory-reservation", allow_hyphen_values = true)]
+    pub memory_reservation: Option<String>,
+    /// CPU shares (relative weight)
+    #[arg(long = "cpu-share")]
+    pub cpu_share: Option<u64>,
+    /// CPU CFS quota in microseconds (-1 for none)
+    #[arg(long = "cpu-quota", allow_hyphen_values = true)]
+    pub cpu_quota: Option<i64>,
+    /// CPU CFS period in microseconds
+    #[arg(long = "cpu-period")]
+    pub cpu_period: Option<u64>,
+    /// CPUs the container may use (e.g. 0-1)
+    #[arg(long = "cpuset-cpus")]
+    pub cpuset_cpus: Option<String>,
+    /// memory nodes the container may use
+    #[arg(long = "cpuset-mems")]
+    pub cpuset_mems: Option<String>,
+    /// maximum number of processes (-1 or 0 for no limit)
+    #[arg(long = "pids-limit", allow_hyphen_values = true)]
+    pub pids_limit: Option<i64>,
+    /// block IO weight (10-1000)
+    #[arg(long = "blkio-weight")]
+    pub blkio_weight: Option<u16>,
+    /// container id
+    pub id: String,
+}
+
+#[derive(Args, Debug)]
+pub struct PsArgs {
+    /// output format: table (ps output for the container's processes) or json (array of host pids)
+    #[arg(short, long, value_enum, default_value = "table")]
+    pub format: ListFormat,
+    /// container id
+    pub id: String,
+    /// options passed to ps(1) for the table (default -ef)
+    #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+    pub ps_args: Vec<String>,
 }
 
 #[derive(Args, Debug)]

@@ -46,13 +46,18 @@ impl Kind {
 
 /// The hooks of one kind in a spec (empty when there are none).
 pub fn of_kind(spec: &Spec, kind: Kind) -> &[Hook] {
-    spec.hooks().as_ref().and_then(|h| kind.of(h)).map(|v| v.as_slice()).unwrap_or(&[])
+    spec.hooks()
+        .as_ref()
+        .and_then(|h| kind.of(h))
+        .map(|v| v.as_slice())
+        .unwrap_or(&[])
 }
 
 /// Run every hook of `kind` in order; the first failure stops the rest and is returned.
 pub fn run(kind: Kind, hooks: &[Hook], state_json: &[u8]) -> Result<()> {
     for (i, hook) in hooks.iter().enumerate() {
-        run_one(hook, state_json).with_context(|| format!("{} hook #{i} ({})", kind.name(), hook.path().display()))?;
+        run_one(hook, state_json)
+            .with_context(|| format!("{} hook #{i} ({})", kind.name(), hook.path().display()))?;
     }
     Ok(())
 }
@@ -137,7 +142,10 @@ fn memfd() -> std::io::Result<OwnedFd> {
 }
 
 /// Wait for `child` at most `timeout`; a pidfd makes this a single poll instead of a sleep loop.
-fn wait_timeout(child: &mut std::process::Child, timeout: Duration) -> Result<Option<std::process::ExitStatus>> {
+fn wait_timeout(
+    child: &mut std::process::Child,
+    timeout: Duration,
+) -> Result<Option<std::process::ExitStatus>> {
     let deadline = Instant::now() + timeout;
     // SAFETY: pidfd_open on our own child's pid.
     let raw = unsafe { libc::syscall(libc::SYS_pidfd_open, child.id() as libc::pid_t, 0) } as i32;
@@ -152,7 +160,11 @@ fn wait_timeout(child: &mut std::process::Child, timeout: Duration) -> Result<Op
         }
         match &pidfd {
             Some(fd) => {
-                let mut pfd = libc::pollfd { fd: fd.as_raw_fd(), events: libc::POLLIN, revents: 0 };
+                let mut pfd = libc::pollfd {
+                    fd: fd.as_raw_fd(),
+                    events: libc::POLLIN,
+                    revents: 0,
+                };
                 let ms = left.as_millis().min(i32::MAX as u128) as i32;
                 // SAFETY: one valid pollfd.
                 unsafe { libc::poll(&mut pfd, 1, ms.max(1)) };

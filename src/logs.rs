@@ -19,8 +19,15 @@ static SINK: OnceLock<Sink> = OnceLock::new();
 /// Open (create, append) the log file. It is created even when nothing goes wrong: the shim opens it after
 /// any failure and a missing file hides the real error.
 pub fn init(path: &Path, format: LogFormat, debug: bool) -> std::io::Result<()> {
-    let file = std::fs::OpenOptions::new().create(true).append(true).open(path)?;
-    let _ = SINK.set(Sink { file, format, debug });
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(path)?;
+    let _ = SINK.set(Sink {
+        file,
+        format,
+        debug,
+    });
     Ok(())
 }
 
@@ -82,7 +89,12 @@ mod tests {
 
     #[test]
     fn json_record_is_one_object_per_line() {
-        let rec = format_record(LogFormat::Json, "error", "a \"quoted\"\nmsg", "2026-01-01T00:00:00Z");
+        let rec = format_record(
+            LogFormat::Json,
+            "error",
+            "a \"quoted\"\nmsg",
+            "2026-01-01T00:00:00Z",
+        );
         assert!(rec.ends_with('\n'));
         assert_eq!(rec.matches('\n').count(), 1);
         let v: serde_json::Value = serde_json::from_str(rec.trim_end()).unwrap();
@@ -94,6 +106,9 @@ mod tests {
     #[test]
     fn text_record_looks_like_logrus() {
         let rec = format_record(LogFormat::Text, "error", "container x does not exist", "T");
-        assert_eq!(rec, "time=\"T\" level=error msg=\"container x does not exist\"\n");
+        assert_eq!(
+            rec,
+            "time=\"T\" level=error msg=\"container x does not exist\"\n"
+        );
     }
 }

@@ -48,7 +48,9 @@ fn dispatch(cli: &Cli) -> anyhow::Result<i32> {
         return Ok(0);
     }
     if cli.systemd_cgroup {
-        anyhow::bail!("--systemd-cgroup: the systemd cgroup driver is not available in this version of brig");
+        anyhow::bail!(
+            "--systemd-cgroup: the systemd cgroup driver is not available in this version of brig"
+        );
     }
     let Some(command) = &cli.command else {
         use clap::CommandFactory;
@@ -64,5 +66,10 @@ fn dispatch(cli: &Cli) -> anyhow::Result<i32> {
         Command::Run(a) => commands::run::run(cli, a),
         Command::List(a) => commands::list::run(cli, a),
         Command::Spec(a) => commands::spec::run(a),
+        Command::Pause(a) => commands::pause::run(cli, &a.id, true),
+        Command::Resume(a) => commands::pause::run(cli, &a.id, false),
+        Command::Ps(a) => commands::ps::run(cli, a),
+        Command::Features => commands::features::run(),
+        Command::Update(a) => commands::update::run(cli, a),
     }
 }

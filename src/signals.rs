@@ -16,14 +16,22 @@ pub fn parse(raw: &str) -> Result<i32> {
     let upper = raw.to_ascii_uppercase();
     let name = upper.strip_prefix("SIG").unwrap_or(&upper);
     if let Some(off) = name.strip_prefix("RTMIN") {
-        let n = if off.is_empty() { 0 } else { off.strip_prefix('+').and_then(|o| o.parse().ok()).ok_or_else(bad)? };
+        let n = if off.is_empty() {
+            0
+        } else {
+            off.strip_prefix('+')
+                .and_then(|o| o.parse().ok())
+                .ok_or_else(bad)?
+        };
         let sig = libc::SIGRTMIN() + n;
         if sig > libc::SIGRTMAX() {
             bail!("unknown signal {raw:?}");
         }
         return Ok(sig);
     }
-    Signal::from_str(&format!("SIG{name}")).map(|s| s as i32).map_err(|_| bad())
+    Signal::from_str(&format!("SIG{name}"))
+        .map(|s| s as i32)
+        .map_err(|_| bad())
 }
 
 #[cfg(test)]

@@ -31,8 +31,12 @@ pub fn load(bundle: &Path) -> Result<Bundle> {
         .filter(|r| !r.path().as_os_str().is_empty())
         .context("config.json: root.path is missing")?;
     let rootfs_given = dir.join(root.path());
-    let rootfs = std::fs::canonicalize(&rootfs_given)
-        .with_context(|| format!("root.path {}: rootfs does not exist", rootfs_given.display()))?;
+    let rootfs = std::fs::canonicalize(&rootfs_given).with_context(|| {
+        format!(
+            "root.path {}: rootfs does not exist",
+            rootfs_given.display()
+        )
+    })?;
     if !rootfs.is_dir() {
         bail!("root.path {}: rootfs is not a directory", rootfs.display());
     }
@@ -41,20 +45,27 @@ pub fn load(bundle: &Path) -> Result<Bundle> {
 
 /// Parse config.json text; serde's message carries the line and column of the problem.
 pub fn parse(text: &str) -> Result<Spec> {
-    let spec: Spec = serde_json::from_str(text).map_err(|e| anyhow::anyhow!("invalid JSON: {e}"))?;
+    let spec: Spec =
+        serde_json::from_str(text).map_err(|e| anyhow::anyhow!("invalid JSON: {e}"))?;
     Ok(spec)
 }
 
 /// Checks that need no filesystem: everything here is a property of config.json alone.
 pub fn validate(spec: &Spec) -> Result<()> {
     check_version(spec.version())?;
-    let process = spec.process().as_ref().context("config.json: process is missing")?;
+    let process = spec
+        .process()
+        .as_ref()
+        .context("config.json: process is missing")?;
     match process.args() {
         Some(a) if !a.is_empty() && !a[0].is_empty() => {}
         _ => bail!("config.json: process.args must name a program"),
     }
     if !process.cwd().is_absolute() {
-        bail!("config.json: process.cwd {:?} must be an absolute path", process.cwd());
+        bail!(
+            "config.json: process.cwd {:?} must be an absolute path",
+            process.cwd()
+        );
     }
     if process.user().username().is_some() {
         bail!("config.json: process.user.username is only for Windows");
@@ -64,19 +75,32 @@ pub fn validate(spec: &Spec) -> Result<()> {
             crate::security::apparmor_check(aa)?;
         }
     }
-    if process.selinux_label().as_deref().is_some_and(|s| !s.is_empty()) {
+    if process
+        .selinux_label()
+        .as_deref()
+        .is_some_and(|s| !s.is_empty())
+    {
         crate::security::selinux_check()?;
     }
     let linux = spec.linux().as_ref();
-    let namespaces = linux.and_then(|l| l.namespaces().clone()).unwrap_or_default();
+    let namespaces = linux
+        .and_then(|l| l.namespaces().clone())
+        .unwrap_or_default();
     let mut seen = HashSet::new();
     for ns in &namespaces {
         if !seen.insert(ns.typ()) {
-            bail!("config.json: linux.namespaces: {} is listed twice", ns_name(ns.typ()));
+            bail!(
+                "config.json: linux.namespaces: {} is listed twice",
+                ns_name(ns.typ())
+            );
         }
         if let Some(p) = ns.path() {
             if !p.is_absolute() {
-                bail!("config.json: linux.namespaces: {} path {:?} must be absolute", ns_name(ns.typ()), p);
+                bail!(
+                    "config.json: linux.namespaces: {} path {:?} must be absolute",
+                    ns_name(ns.typ()),
+                    p
+                );
             }
         }
     }
@@ -84,22 +108,31 @@ pub fn validate(spec: &Spec) -> Result<()> {
     if spec.hostname().as_deref().is_some_and(|h| !h.is_empty()) && !has(LinuxNamespaceType::Uts) {
         bail!("config.json: hostname needs a private uts namespace (linux.namespaces has no uts)");
     }
-    if spec.domainname().as_deref().is_some_and(|h| !h.is_empty()) && !has(LinuxNamespaceType::Uts) {
-        bail!("config.json: domainname needs a private uts namespace (linux.namespaces has no uts)");
+    if spec.domainname().as_deref().is_some_and(|h| !h.is_empty()) && !has(LinuxNamespaceType::Uts)
+    {
+        bail!(
+            "config.json: domainname needs a private uts namespace (linux.namespaces has no uts)"
+        );
     }
     if let Some(linux) = linux {
         let maps = linux.uid_mappings().as_ref().is_some_and(|m| !m.is_empty())
             || linux.gid_mappings().as_ref().is_some_and(|m| !m.is_empty());
-        let user_ns = namespaces.iter().find(|n| n.typ() == LinuxNamespaceType::User);
+        let user_ns = namespaces
+            .iter()
+            .find(|n| n.typ() == LinuxNamespaceType::User);
         match user_ns {
-            None if maps => bail!("config.json: linux.uidMappings/gidMappings need a user namespace"),
+            None if maps => {
+                bail!("config.json: linux.uidMappings/gidMappings need a user namespace")
+            }
             Some(n) if n.path().is_none() && !maps => {
                 bail!("config.json: a new user namespace needs linux.uidMappings and linux.gidMappings")
             }
             _ => {}
         }
         if let (Some(u), true) = (user_ns, has(LinuxNamespaceType::Pid)) {
-            let pid_ns = namespaces.iter().find(|n| n.typ() == LinuxNamespaceType::Pid);
+            let pid_ns = namespaces
+                .iter()
+                .find(|n| n.typ() == LinuxNamespaceType::Pid);
             if u.path().is_some() && pid_ns.is_some_and(|p| p.path().is_none()) {
                 bail!(
                     "config.json: joining a user namespace by path together with a new pid namespace is not supported"
@@ -229,7 +262,10 @@ mod tests {
     fn missing_process_refused() {
         let mut v = base();
         v.as_object_mut().unwrap().remove("process");
-        assert!(check(&v).unwrap_err().to_string().contains("process is missing"));
+        assert!(check(&v)
+            .unwrap_err()
+            .to_string()
+            .contains("process is missing"));
     }
 
     #[test]
@@ -242,30 +278,43 @@ mod tests {
     #[test]
     fn duplicate_namespace_refused() {
         let mut v = base();
-        v["linux"]["namespaces"] = serde_json::json!([{"type": "mount"}, {"type": "mount"}, {"type": "uts"}]);
+        v["linux"]["namespaces"] =
+            serde_json::json!([{"type": "mount"}, {"type": "mount"}, {"type": "uts"}]);
         assert!(check(&v).unwrap_err().to_string().contains("listed twice"));
     }
 
     #[test]
     fn user_namespace_needs_mappings() {
         let mut v = base();
-        v["linux"]["namespaces"].as_array_mut().unwrap().push(serde_json::json!({"type": "user"}));
+        v["linux"]["namespaces"]
+            .as_array_mut()
+            .unwrap()
+            .push(serde_json::json!({"type": "user"}));
         assert!(check(&v).unwrap_err().to_string().contains("uidMappings"));
-        v["linux"]["uidMappings"] = serde_json::json!([{"containerID": 0, "hostID": 100000, "size": 65536}]);
-        v["linux"]["gidMappings"] = serde_json::json!([{"containerID": 0, "hostID": 100000, "size": 65536}]);
+        v["linux"]["uidMappings"] =
+            serde_json::json!([{"containerID": 0, "hostID": 100000, "size": 65536}]);
+        v["linux"]["gidMappings"] =
+            serde_json::json!([{"containerID": 0, "hostID": 100000, "size": 65536}]);
         check(&v).unwrap();
     }
 
     #[test]
     fn sysctl_rules() {
         let mut v = base();
-        v["linux"]["sysctl"] = serde_json::json!({"net.ipv4.ip_forward": "1", "kernel.shmmax": "1000"});
+        v["linux"]["sysctl"] =
+            serde_json::json!({"net.ipv4.ip_forward": "1", "kernel.shmmax": "1000"});
         check(&v).unwrap();
         v["linux"]["sysctl"] = serde_json::json!({"vm.swappiness": "1"});
-        assert!(check(&v).unwrap_err().to_string().contains("not namespaced"));
+        assert!(check(&v)
+            .unwrap_err()
+            .to_string()
+            .contains("not namespaced"));
         v["linux"]["namespaces"] = serde_json::json!([{"type": "mount"}, {"type": "uts"}]);
         v["linux"]["sysctl"] = serde_json::json!({"net.ipv4.ip_forward": "1"});
-        assert!(check(&v).unwrap_err().to_string().contains("network namespace"));
+        assert!(check(&v)
+            .unwrap_err()
+            .to_string()
+            .contains("network namespace"));
     }
 
     #[test]

@@ -10,14 +10,30 @@ fn push_mount(v: &mut serde_json::Value, m: serde_json::Value) {
 #[test]
 fn process_env_cwd_user_groups_umask() {
     let env = Env::new("process");
-    env.config_sh("echo env=$FOO; pwd; id -u; id -g; id -G; umask; echo home=$HOME", |v| {
-        v["process"]["env"] = json!(["PATH=/bin", "FOO=bar baz"]);
-        v["process"]["cwd"] = json!("/home/user");
-        v["process"]["user"] = json!({"uid": 1000, "gid": 1000, "additionalGids": [5, 65534], "umask": 63});
-    });
+    env.config_sh(
+        "echo env=$FOO; pwd; id -u; id -g; id -G; umask; echo home=$HOME",
+        |v| {
+            v["process"]["env"] = json!(["PATH=/bin", "FOO=bar baz"]);
+            v["process"]["cwd"] = json!("/home/user");
+            v["process"]["user"] =
+                json!({"uid": 1000, "gid": 1000, "additionalGids": [5, 65534], "umask": 63});
+        },
+    );
     let out = env.run_ok(&env.id("c"));
     let lines: Vec<&str> = out.lines().collect();
-    assert_eq!(lines, ["env=bar baz", "/home/user", "1000", "1000", "1000 5 65534", "0077", "home=/home/user"], "{out}");
+    assert_eq!(
+        lines,
+        [
+            "env=bar baz",
+            "/home/user",
+            "1000",
+            "1000",
+            "1000 5 65534",
+            "0077",
+            "home=/home/user"
+        ],
+        "{out}"
+    );
 }
 
 #[test]
@@ -43,22 +59,33 @@ fn capabilities_and_no_new_privileges() {
         v["process"]["noNewPrivileges"] = json!(false);
     });
     let out = env.run_ok(&env.id("none"));
-    assert_eq!(field(&out, "CapEff"), "0000000000000000", "no capabilities field means none");
+    assert_eq!(
+        field(&out, "CapEff"),
+        "0000000000000000",
+        "no capabilities field means none"
+    );
     assert_eq!(field(&out, "NoNewPrivs"), "0");
 }
 
 #[test]
 fn rlimits_and_oom_score_adj() {
     let env = Env::new("rlimits");
-    env.config_sh("ulimit -n; ulimit -Hn; ulimit -c; cat /proc/self/oom_score_adj", |v| {
-        v["process"]["rlimits"] = json!([
-            {"type": "RLIMIT_NOFILE", "soft": 123, "hard": 456},
-            {"type": "RLIMIT_CORE", "soft": 0, "hard": 0}
-        ]);
-        v["process"]["oomScoreAdj"] = json!(321);
-    });
+    env.config_sh(
+        "ulimit -n; ulimit -Hn; ulimit -c; cat /proc/self/oom_score_adj",
+        |v| {
+            v["process"]["rlimits"] = json!([
+                {"type": "RLIMIT_NOFILE", "soft": 123, "hard": 456},
+                {"type": "RLIMIT_CORE", "soft": 0, "hard": 0}
+            ]);
+            v["process"]["oomScoreAdj"] = json!(321);
+        },
+    );
     let out = env.run_ok(&env.id("c"));
-    assert_eq!(out.lines().collect::<Vec<_>>(), ["123", "456", "0", "321"], "{out}");
+    assert_eq!(
+        out.lines().collect::<Vec<_>>(),
+        ["123", "456", "0", "321"],
+        "{out}"
+    );
 }
 
 #[test]
@@ -72,7 +99,11 @@ fn hostname_domainname_and_namespaces() {
         },
     );
     let out = env.run_ok(&env.id("c"));
-    assert_eq!(out.lines().collect::<Vec<_>>(), ["box1", "example.org", "pid=1", "lo"], "{out}");
+    assert_eq!(
+        out.lines().collect::<Vec<_>>(),
+        ["box1", "example.org", "pid=1", "lo"],
+        "{out}"
+    );
 }
 
 #[test]
@@ -81,23 +112,32 @@ fn joining_a_namespace_by_path() {
     env.config_sh("sleep 100", |_| {});
     let first = env.id("first");
     let b = path_str(&env.bundle);
-    assert!(env.brig(&["run", "-d", "--bundle", &b, &first]).status.success());
+    assert!(env
+        .brig(&["run", "-d", "--bundle", &b, &first])
+        .status
+        .success());
     let pid = env.state(&first)["pid"].as_i64().unwrap();
     let host_view = std::fs::read_link(format!("/proc/{pid}/ns/net")).unwrap();
     let uts_view = std::fs::read_link(format!("/proc/{pid}/ns/uts")).unwrap();
-    env.config_sh("readlink /proc/self/ns/net; readlink /proc/self/ns/uts; hostname", |v| {
-        v["hostname"] = serde_json::Value::Null;
-        v["linux"]["namespaces"] = json!([
-            {"type": "pid"}, {"type": "mount"}, {"type": "ipc"},
-            {"type": "network", "path": format!("/proc/{pid}/ns/net")},
-            {"type": "uts", "path": format!("/proc/{pid}/ns/uts")}
-        ]);
-    });
+    env.config_sh(
+        "readlink /proc/self/ns/net; readlink /proc/self/ns/uts; hostname",
+        |v| {
+            v["hostname"] = serde_json::Value::Null;
+            v["linux"]["namespaces"] = json!([
+                {"type": "pid"}, {"type": "mount"}, {"type": "ipc"},
+                {"type": "network", "path": format!("/proc/{pid}/ns/net")},
+                {"type": "uts", "path": format!("/proc/{pid}/ns/uts")}
+            ]);
+        },
+    );
     let out = env.run_ok(&env.id("second"));
     let lines: Vec<&str> = out.lines().collect();
     assert_eq!(lines[0], host_view.to_string_lossy());
     assert_eq!(lines[1], uts_view.to_string_lossy());
-    assert_eq!(lines[2], "brig", "the joined uts namespace keeps the first container's hostname");
+    assert_eq!(
+        lines[2], "brig",
+        "the joined uts namespace keeps the first container's hostname"
+    );
     // brig itself went back to its own namespaces: a fresh container still gets its own network.
     assert_ne!(std::fs::read_link("/proc/self/ns/net").unwrap(), host_view);
 }
@@ -113,7 +153,11 @@ fn user_namespace_with_mappings() {
     });
     let out = env.run_ok(&env.id("c"));
     let words: Vec<&str> = out.split_whitespace().collect();
-    assert_eq!(words, ["0", "100000", "65536", "0", "100000", "65536", "0", "0"], "{out}");
+    assert_eq!(
+        words,
+        ["0", "100000", "65536", "0", "100000", "65536", "0", "0"],
+        "{out}"
+    );
 }
 
 #[test]
@@ -121,7 +165,10 @@ fn readonly_root_and_writable_root() {
     let env = Env::new("roroot");
     env.config_sh("touch /rootfs-write 2>&1; echo rc=$?", |_| {});
     let out = env.run_ok(&env.id("ro"));
-    assert!(out.contains("Read-only file system") && out.contains("rc=1"), "{out}");
+    assert!(
+        out.contains("Read-only file system") && out.contains("rc=1"),
+        "{out}"
+    );
 }
 
 #[test]
@@ -150,15 +197,30 @@ fn mounts_tmpfs_bind_ro_bind_and_propagation() {
     );
     let out = env.run_ok(&env.id("c"));
     assert!(out.starts_with("hello\n"), "{out}");
-    assert!(out.contains("Read-only file system"), "ro bind must refuse writes: {out}");
+    assert!(
+        out.contains("Read-only file system"),
+        "ro bind must refuse writes: {out}"
+    );
     assert!(out.contains("one file"), "{out}");
-    let scratch = out.lines().find(|l| l.contains(" /scratch ")).expect("tmpfs mounted");
-    assert!(scratch.contains("nosuid") && scratch.contains("nodev") && scratch.contains("size=1024k"), "{scratch}");
+    let scratch = out
+        .lines()
+        .find(|l| l.contains(" /scratch "))
+        .expect("tmpfs mounted");
+    assert!(
+        scratch.contains("nosuid") && scratch.contains("nodev") && scratch.contains("size=1024k"),
+        "{scratch}"
+    );
     assert!(scratch.contains("mode=700"), "{scratch}");
-    assert_eq!(std::fs::read_to_string(host.join("from-container")).unwrap(), "written\n");
+    assert_eq!(
+        std::fs::read_to_string(host.join("from-container")).unwrap(),
+        "written\n"
+    );
     // Nothing of the container's mounts shows on the host.
     let host_mounts = std::fs::read_to_string("/proc/self/mountinfo").unwrap();
-    assert!(!host_mounts.contains(&env.name), "container mounts leaked to the host");
+    assert!(
+        !host_mounts.contains(&env.name),
+        "container mounts leaked to the host"
+    );
 }
 
 #[test]
@@ -178,11 +240,20 @@ fn mount_destination_symlink_cannot_escape_rootfs() {
     v["root"]["path"] = json!(rootfs.to_string_lossy());
     v["root"]["readonly"] = json!(false);
     v["process"]["args"] = json!(["sh", "-c", "ls /etc/"]);
-    push_mount(&mut v, json!({"destination": "/evil/brig-escape-test", "type": "tmpfs", "source": "tmpfs"}));
+    push_mount(
+        &mut v,
+        json!({"destination": "/evil/brig-escape-test", "type": "tmpfs", "source": "tmpfs"}),
+    );
     env.write_config(&v);
     let out = env.run_ok(&env.id("c"));
-    assert!(out.contains("brig-escape-test"), "mount must land inside the rootfs: {out}");
-    assert!(!std::path::Path::new("/etc/brig-escape-test").exists(), "mount escaped to the host");
+    assert!(
+        out.contains("brig-escape-test"),
+        "mount must land inside the rootfs: {out}"
+    );
+    assert!(
+        !std::path::Path::new("/etc/brig-escape-test").exists(),
+        "mount escaped to the host"
+    );
 }
 
 fn rootfs_bin() -> std::path::PathBuf {
@@ -205,8 +276,14 @@ fn masked_and_readonly_paths_and_sysctl() {
     let lines: Vec<&str> = out.lines().collect();
     assert_eq!(lines[0].trim(), "0", "masked file reads empty: {out}");
     assert_eq!(lines[1].trim(), "0", "masked directory is empty: {out}");
-    assert!(lines[2].contains("Read-only file system"), "masked directory is read-only: {out}");
-    assert!(lines[3].contains("Read-only file system"), "/proc/sys read-only: {out}");
+    assert!(
+        lines[2].contains("Read-only file system"),
+        "masked directory is read-only: {out}"
+    );
+    assert!(
+        lines[3].contains("Read-only file system"),
+        "/proc/sys read-only: {out}"
+    );
     assert_eq!(lines[4], "1", "sysctl applied: {out}");
 }
 
@@ -218,9 +295,22 @@ fn devices_default_and_configured() {
             "fileMode": 432, "uid": 0, "gid": 0}]);
     });
     let out = env.run_ok(&env.id("c"));
-    assert!(out.lines().any(|l| l.starts_with("crw-rw-rw-") && l.contains("1,   3") && l.ends_with("/dev/null")), "{out}");
-    assert!(out.lines().any(|l| l.starts_with("crw-rw----") && l.contains("10, 229") && l.ends_with("/dev/fuse")), "{out}");
-    assert!(out.contains("pts/ptmx") && out.contains("/proc/self/fd"), "{out}");
+    assert!(
+        out.lines().any(|l| l.starts_with("crw-rw-rw-")
+            && l.contains("1,   3")
+            && l.ends_with("/dev/null")),
+        "{out}"
+    );
+    assert!(
+        out.lines().any(|l| l.starts_with("crw-rw----")
+            && l.contains("10, 229")
+            && l.ends_with("/dev/fuse")),
+        "{out}"
+    );
+    assert!(
+        out.contains("pts/ptmx") && out.contains("/proc/self/fd"),
+        "{out}"
+    );
     assert!(out.trim_end().ends_with('4'), "{out}");
 }
 
@@ -244,11 +334,21 @@ fn preserve_fds_passes_exactly_those() {
     std::fs::write(&data, "via fd 3").unwrap();
     let f3 = std::fs::File::open(&data).unwrap();
     let f4 = std::fs::File::open(&data).unwrap();
-    let (raw3, raw4) = (std::os::fd::AsRawFd::as_raw_fd(&f3), std::os::fd::AsRawFd::as_raw_fd(&f4));
+    let (raw3, raw4) = (
+        std::os::fd::AsRawFd::as_raw_fd(&f3),
+        std::os::fd::AsRawFd::as_raw_fd(&f4),
+    );
     let out_path = env.dir.join("out");
     let mut cmd = env.cmd();
-    cmd.args(["run", "--preserve-fds", "1", "--bundle", &path_str(&env.bundle), &id])
-        .stdout(std::fs::File::create(&out_path).unwrap());
+    cmd.args([
+        "run",
+        "--preserve-fds",
+        "1",
+        "--bundle",
+        &path_str(&env.bundle),
+        &id,
+    ])
+    .stdout(std::fs::File::create(&out_path).unwrap());
     // SAFETY: only dup2 between fork and exec.
     unsafe {
         cmd.pre_exec(move || {
@@ -265,10 +365,19 @@ fn preserve_fds_passes_exactly_those() {
     assert!(cmd.status().unwrap().success());
     let out = std::fs::read_to_string(&out_path).unwrap();
     // fds 0-2, the preserved 3, and the one ls itself opens (the directory).
-    assert!(out.starts_with("0 1 2 3 4 ") || out.starts_with("0 1 2 3 "), "{out}");
+    assert!(
+        out.starts_with("0 1 2 3 4 ") || out.starts_with("0 1 2 3 "),
+        "{out}"
+    );
     assert!(out.ends_with("via fd 3"), "{out}");
-    let count = out.split_whitespace().take_while(|w| w.parse::<i32>().is_ok()).count();
-    assert_eq!(count, 5, "exactly stdio, fd 3 and ls's own directory fd: {out}");
+    let count = out
+        .split_whitespace()
+        .take_while(|w| w.parse::<i32>().is_ok())
+        .count();
+    assert_eq!(
+        count, 5,
+        "exactly stdio, fd 3 and ls's own directory fd: {out}"
+    );
 }
 
 #[test]
@@ -285,10 +394,18 @@ fn cgroup_placement_and_resources() {
     });
     let id = env.id("c");
     let out = env.run_ok(&id);
-    assert!(out.lines().any(|l| l.starts_with("8:pids:") && l.ends_with(&format!("/{id}"))) || out.contains(&format!("/{id}")), "{out}");
+    assert!(
+        out.lines()
+            .any(|l| l.starts_with("8:pids:") && l.ends_with(&format!("/{id}")))
+            || out.contains(&format!("/{id}")),
+        "{out}"
+    );
     assert!(out.contains("\n42\n"), "pids.max seen inside: {out}");
     assert!(out.contains("67108864"), "memory limit seen inside: {out}");
-    assert!(out.contains("Operation not permitted"), "a denied device cannot be opened: {out}");
+    assert!(
+        out.contains("Operation not permitted"),
+        "a denied device cannot be opened: {out}"
+    );
     env.assert_gone(&id);
 }
 

@@ -9,16 +9,37 @@ fn create_fails(env: &Env, id: &str, needle: &str) -> String {
     let log = env.dir.join(format!("{id}.log.json"));
     let b = path_str(&env.bundle);
     let before = processes_mentioning(&env.name);
-    let out = env.brig(&["--log", &path_str(&log), "--log-format", "json", "create", "--bundle", &b, id]);
+    let out = env.brig(&[
+        "--log",
+        &path_str(&log),
+        "--log-format",
+        "json",
+        "create",
+        "--bundle",
+        &b,
+        id,
+    ]);
     let err = text(&out.stderr);
     assert_eq!(out.status.code(), Some(1), "create must fail: {err}");
-    assert!(err.contains(needle), "stderr {err:?} should mention {needle:?}");
+    assert!(
+        err.contains(needle),
+        "stderr {err:?} should mention {needle:?}"
+    );
     assert_eq!(err.trim_end().lines().count(), 1, "one line: {err:?}");
-    let rec: serde_json::Value = serde_json::from_str(std::fs::read_to_string(&log).unwrap().lines().last().unwrap()).unwrap();
+    let rec: serde_json::Value = serde_json::from_str(
+        std::fs::read_to_string(&log)
+            .unwrap()
+            .lines()
+            .last()
+            .unwrap(),
+    )
+    .unwrap();
     assert_eq!(rec["level"], "error");
     assert!(rec["msg"].as_str().unwrap().contains(needle));
     env.assert_gone(id);
-    wait_until("no process of the failed container", || processes_mentioning(&env.name) <= before);
+    wait_until("no process of the failed container", || {
+        processes_mentioning(&env.name) <= before
+    });
     err
 }
 
@@ -27,7 +48,12 @@ fn processes_mentioning(name: &str) -> usize {
     std::fs::read_dir("/proc")
         .unwrap()
         .flatten()
-        .filter(|e| e.file_name().to_string_lossy().chars().all(|c| c.is_ascii_digit()))
+        .filter(|e| {
+            e.file_name()
+                .to_string_lossy()
+                .chars()
+                .all(|c| c.is_ascii_digit())
+        })
         .filter(|e| {
             let cmd = std::fs::read(e.path().join("cmdline")).unwrap_or_default();
             let alive = pid_alive(e.file_name().to_string_lossy().parse().unwrap_or(0));
@@ -41,16 +67,27 @@ fn missing_bundle_and_config() {
     let env = Env::new("nobundle");
     let out = env.brig(&["create", "--bundle", "/nonexistent/bundle", &env.id("a")]);
     assert_eq!(out.status.code(), Some(1));
-    assert!(text(&out.stderr).contains("bundle /nonexistent/bundle"), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).contains("bundle /nonexistent/bundle"),
+        "{}",
+        text(&out.stderr)
+    );
     std::fs::remove_file(env.bundle.join("config.json")).unwrap();
     let err = create_fails(&env, &env.id("b"), "config.json: cannot read");
-    assert!(err.contains(&path_str(&env.bundle)), "names the file: {err}");
+    assert!(
+        err.contains(&path_str(&env.bundle)),
+        "names the file: {err}"
+    );
 }
 
 #[test]
 fn malformed_config_names_line() {
     let env = Env::new("badjson");
-    std::fs::write(env.bundle.join("config.json"), "{\n  \"ociVersion\": \"1.0.2\",\n  \"process\": [\n").unwrap();
+    std::fs::write(
+        env.bundle.join("config.json"),
+        "{\n  \"ociVersion\": \"1.0.2\",\n  \"process\": [\n",
+    )
+    .unwrap();
     let err = create_fails(&env, &env.id("a"), "invalid JSON");
     assert!(err.contains("line"), "{err}");
 }
@@ -100,15 +137,31 @@ fn duplicate_and_invalid_ids() {
     env.create_ok(&id);
     let out = env.create(&id);
     assert_eq!(out.status.code(), Some(1));
-    assert!(text(&out.stderr).contains("already exists"), "{}", text(&out.stderr));
-    assert_eq!(env.status(&id), "created", "the first container is unharmed");
+    assert!(
+        text(&out.stderr).contains("already exists"),
+        "{}",
+        text(&out.stderr)
+    );
+    assert_eq!(
+        env.status(&id),
+        "created",
+        "the first container is unharmed"
+    );
     let huge = "x".repeat(1000);
     for bad in ["../x", "a/b", "", huge.as_str(), ".hidden", "a b"] {
         let out = env.create(bad);
         assert_eq!(out.status.code(), Some(1), "id {bad:?} accepted");
-        assert!(text(&out.stderr).contains("invalid container id"), "{}", text(&out.stderr));
+        assert!(
+            text(&out.stderr).contains("invalid container id"),
+            "{}",
+            text(&out.stderr)
+        );
     }
-    let entries: Vec<_> = std::fs::read_dir(&env.root).unwrap().flatten().map(|e| e.file_name()).collect();
+    let entries: Vec<_> = std::fs::read_dir(&env.root)
+        .unwrap()
+        .flatten()
+        .map(|e| e.file_name())
+        .collect();
     assert_eq!(entries.len(), 1, "only the first container: {entries:?}");
     assert!(!env.dir.join("x").exists());
 }
@@ -128,7 +181,11 @@ fn failing_setup_leaves_nothing() {
     env.write_config(&v);
     let out = env.create(&env.id("b"));
     assert_eq!(out.status.code(), Some(1));
-    assert!(text(&out.stderr).contains("config.json"), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).contains("config.json"),
+        "{}",
+        text(&out.stderr)
+    );
     env.assert_gone(&env.id("b"));
 
     let mut v = env.base_config();
@@ -144,9 +201,20 @@ fn console_socket_that_does_not_exist() {
     v["process"]["terminal"] = json!(true);
     env.write_config(&v);
     let id = env.id("a");
-    let out = env.brig(&["create", "--console-socket", "/nonexistent.sock", "--bundle", &path_str(&env.bundle), &id]);
+    let out = env.brig(&[
+        "create",
+        "--console-socket",
+        "/nonexistent.sock",
+        "--bundle",
+        &path_str(&env.bundle),
+        &id,
+    ]);
     assert_eq!(out.status.code(), Some(1));
-    assert!(text(&out.stderr).contains("--console-socket /nonexistent.sock"), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).contains("--console-socket /nonexistent.sock"),
+        "{}",
+        text(&out.stderr)
+    );
     env.assert_gone(&id);
     create_fails(&env, &env.id("b"), "console-socket");
 }
@@ -154,7 +222,10 @@ fn console_socket_that_does_not_exist() {
 fn hook_script(env: &Env, name: &str, body: &str) -> String {
     let path = env.dir.join(name);
     std::fs::write(&path, format!("#!/bin/sh\n{body}\n")).unwrap();
-    std::os::unix::fs::PermissionsExt::set_mode(&mut std::fs::metadata(&path).unwrap().permissions(), 0o755);
+    std::os::unix::fs::PermissionsExt::set_mode(
+        &mut std::fs::metadata(&path).unwrap().permissions(),
+        0o755,
+    );
     std::fs::set_permissions(&path, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
     path_str(&path)
 }
@@ -167,7 +238,10 @@ fn failing_and_slow_hooks() {
     v["hooks"] = json!({"createRuntime": [{"path": fail}]});
     env.write_config(&v);
     let err = create_fails(&env, &env.id("a"), "createRuntime hook #0");
-    assert!(err.contains("exit status 3") && err.contains("broken"), "{err}");
+    assert!(
+        err.contains("exit status 3") && err.contains("broken"),
+        "{err}"
+    );
 
     let slow = hook_script(&env, "slow.sh", "sleep 30");
     v["hooks"] = json!({"prestart": [{"path": slow, "timeout": 1}]});
@@ -183,14 +257,30 @@ fn every_hook_kind_runs_with_state() {
     let log = env.dir.join("hooks.log");
     let mut v = env.base_config();
     let mut hooks = serde_json::Map::new();
-    for kind in ["prestart", "createRuntime", "createContainer", "poststart", "poststop"] {
-        let script = hook_script(&env, &format!("{kind}.sh"), &format!("echo \"{kind} $(cat) $MYVAR $0 $1\" >> {}", log.display()));
-        hooks.insert(kind.into(), json!([{"path": script, "args": ["arg0", "arg1"], "env": ["MYVAR=set"]}]));
+    for kind in [
+        "prestart",
+        "createRuntime",
+        "createContainer",
+        "poststart",
+        "poststop",
+    ] {
+        let script = hook_script(
+            &env,
+            &format!("{kind}.sh"),
+            &format!("echo \"{kind} $(cat) $MYVAR $0 $1\" >> {}", log.display()),
+        );
+        hooks.insert(
+            kind.into(),
+            json!([{"path": script, "args": ["arg0", "arg1"], "env": ["MYVAR=set"]}]),
+        );
     }
     // startContainer runs inside the container: a program from its rootfs, writing to a bind mount.
     let shared = env.dir.join("shared");
     std::fs::create_dir_all(&shared).unwrap();
-    hooks.insert("startContainer".into(), json!([{"path": "/bin/sh", "args": ["sh", "-c", "cat > /shared/start"]}]));
+    hooks.insert(
+        "startContainer".into(),
+        json!([{"path": "/bin/sh", "args": ["sh", "-c", "cat > /shared/start"]}]),
+    );
     v["hooks"] = serde_json::Value::Object(hooks);
     v["mounts"].as_array_mut().unwrap().push(json!({
         "destination": "/shared", "type": "bind", "source": path_str(&shared), "options": ["rbind"]
@@ -202,11 +292,27 @@ fn every_hook_kind_runs_with_state() {
     let text = std::fs::read_to_string(&log).unwrap();
     let lines: Vec<&str> = text.lines().collect();
     let order: Vec<&str> = lines.iter().map(|l| l.split(' ').next().unwrap()).collect();
-    assert_eq!(order, ["prestart", "createRuntime", "createContainer", "poststart", "poststop"], "{text}");
+    assert_eq!(
+        order,
+        [
+            "prestart",
+            "createRuntime",
+            "createContainer",
+            "poststart",
+            "poststop"
+        ],
+        "{text}"
+    );
     for l in &lines {
-        assert!(l.contains(&format!("\"id\":\"{id}\"")), "state on stdin: {l}");
+        assert!(
+            l.contains(&format!("\"id\":\"{id}\"")),
+            "state on stdin: {l}"
+        );
         // $0 of a script is its path (the kernel's doing); the rest of args and the hook's env arrive.
-        assert!(l.contains(" set ") && l.ends_with(" arg1"), "env and args: {l}");
+        assert!(
+            l.contains(" set ") && l.ends_with(" arg1"),
+            "env and args: {l}"
+        );
     }
     assert!(lines[0].contains("\"status\":\"creating\""));
     assert!(lines[3].contains("\"status\":\"running\""));

@@ -10,10 +10,24 @@ fn create_start_state_kill_delete() {
     let id = env.id("c");
     let pid_file = env.dir.join("init.pid");
     let b = path_str(&env.bundle);
-    let out = env.brig(&["create", "--bundle", &b, "--pid-file", &path_str(&pid_file), &id]);
+    let out = env.brig(&[
+        "create",
+        "--bundle",
+        &b,
+        "--pid-file",
+        &path_str(&pid_file),
+        &id,
+    ]);
     assert!(out.status.success(), "{}", text(&out.stderr));
-    assert!(out.stdout.is_empty() && out.stderr.is_empty(), "create must print nothing");
-    let pid: i32 = std::fs::read_to_string(&pid_file).unwrap().trim().parse().unwrap();
+    assert!(
+        out.stdout.is_empty() && out.stderr.is_empty(),
+        "create must print nothing"
+    );
+    let pid: i32 = std::fs::read_to_string(&pid_file)
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap();
     let st = env.state(&id);
     assert_eq!(st["status"], "created");
     assert_eq!(st["pid"], pid);
@@ -22,19 +36,32 @@ fn create_start_state_kill_delete() {
     assert!(pid_alive(pid));
     // The created init has not exec'd the user's program yet.
     let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap();
-    assert!(!text(&cmdline).contains("sleep"), "created init already runs the program");
+    assert!(
+        !text(&cmdline).contains("sleep"),
+        "created init already runs the program"
+    );
 
     assert!(env.brig(&["start", &id]).status.success());
     assert_eq!(env.status(&id), "running");
-    wait_until("exec of sleep", || text(&std::fs::read(format!("/proc/{pid}/cmdline")).unwrap()).contains("sleep"));
+    wait_until("exec of sleep", || {
+        text(&std::fs::read(format!("/proc/{pid}/cmdline")).unwrap()).contains("sleep")
+    });
 
     let again = env.brig(&["start", &id]);
     assert!(!again.status.success());
-    assert!(text(&again.stderr).contains("already started"), "{}", text(&again.stderr));
+    assert!(
+        text(&again.stderr).contains("already started"),
+        "{}",
+        text(&again.stderr)
+    );
 
     let del = env.brig(&["delete", &id]);
     assert!(!del.status.success());
-    assert!(text(&del.stderr).contains("not stopped: running"), "{}", text(&del.stderr));
+    assert!(
+        text(&del.stderr).contains("not stopped: running"),
+        "{}",
+        text(&del.stderr)
+    );
 
     // pid 1 of a pid namespace ignores signals it has no handler for: SIGKILL it.
     assert!(env.brig(&["kill", &id, "KILL"]).status.success());
@@ -42,7 +69,11 @@ fn create_start_state_kill_delete() {
     assert_eq!(env.state(&id)["pid"], 0);
     let k = env.brig(&["kill", &id, "9"]);
     assert!(!k.status.success());
-    assert!(text(&k.stderr).contains("container not running"), "{}", text(&k.stderr));
+    assert!(
+        text(&k.stderr).contains("container not running"),
+        "{}",
+        text(&k.stderr)
+    );
 
     assert!(env.brig(&["delete", &id]).status.success());
     env.assert_gone(&id);
@@ -68,7 +99,10 @@ fn delete_force_kills_running_and_tolerates_missing() {
     env.config_sh("sleep 100", |_| {});
     let id = env.id("c");
     let b = path_str(&env.bundle);
-    assert!(env.brig(&["run", "-d", "--bundle", &b, &id]).status.success());
+    assert!(env
+        .brig(&["run", "-d", "--bundle", &b, &id])
+        .status
+        .success());
     let pid = env.state(&id)["pid"].as_i64().unwrap() as i32;
     assert_eq!(env.status(&id), "running");
     let out = env.brig(&["delete", "--force", &id]);
@@ -76,7 +110,10 @@ fn delete_force_kills_running_and_tolerates_missing() {
     assert!(!pid_alive(pid));
     env.assert_gone(&id);
     let missing = env.brig(&["delete", "--force", &id]);
-    assert!(missing.status.success(), "delete --force of a missing container must exit 0");
+    assert!(
+        missing.status.success(),
+        "delete --force of a missing container must exit 0"
+    );
 }
 
 #[test]
@@ -93,8 +130,14 @@ fn foreground_run_exit_status_and_cleanup() {
     // Killed by a signal: 128 + its number, like a shell.
     env.config_sh("sleep 100", |_| {});
     let id = env.id("k");
-    let mut child = env.cmd().args(["run", "--bundle", &path_str(&env.bundle), &id]).spawn().unwrap();
-    wait_until("running", || env.brig(&["state", &id]).status.success() && env.status(&id) == "running");
+    let mut child = env
+        .cmd()
+        .args(["run", "--bundle", &path_str(&env.bundle), &id])
+        .spawn()
+        .unwrap();
+    wait_until("running", || {
+        env.brig(&["state", &id]).status.success() && env.status(&id) == "running"
+    });
     assert!(env.brig(&["kill", &id, "KILL"]).status.success());
     assert_eq!(child.wait().unwrap().code(), Some(137));
     env.assert_gone(&id);
@@ -139,14 +182,20 @@ fn run_keep_leaves_a_stopped_container() {
 #[test]
 fn kill_signal_spellings_and_all() {
     let env = Env::new("killsig");
-    env.config_sh("trap 'echo got-usr1 > /tmp/sig' USR1; sleep 1 & wait; sleep 100", |v| {
-        v["mounts"].as_array_mut().unwrap().push(serde_json::json!({
-            "destination": "/tmp", "type": "tmpfs", "source": "tmpfs", "options": ["nosuid"]
-        }));
-    });
+    env.config_sh(
+        "trap 'echo got-usr1 > /tmp/sig' USR1; sleep 1 & wait; sleep 100",
+        |v| {
+            v["mounts"].as_array_mut().unwrap().push(serde_json::json!({
+                "destination": "/tmp", "type": "tmpfs", "source": "tmpfs", "options": ["nosuid"]
+            }));
+        },
+    );
     let id = env.id("c");
     let b = path_str(&env.bundle);
-    assert!(env.brig(&["run", "-d", "--bundle", &b, &id]).status.success());
+    assert!(env
+        .brig(&["run", "-d", "--bundle", &b, &id])
+        .status
+        .success());
     for sig in ["SIGUSR1", "usr1", "10"] {
         assert!(env.brig(&["kill", &id, sig]).status.success(), "kill {sig}");
     }
@@ -169,17 +218,35 @@ fn list_table_json_and_quiet() {
     assert!(env.brig(&["start", &b]).status.success());
     let table = text(&env.brig(&["list"]).stdout);
     let lines: Vec<&str> = table.lines().collect();
-    assert!(lines[0].starts_with("ID") && lines[0].contains("STATUS") && lines[0].ends_with("OWNER"));
-    assert!(lines.iter().any(|l| l.starts_with(&a) && l.contains("created")), "{table}");
-    assert!(lines.iter().any(|l| l.starts_with(&b) && l.contains("running")), "{table}");
-    let json: serde_json::Value = serde_json::from_slice(&env.brig(&["list", "--format", "json"]).stdout).unwrap();
+    assert!(
+        lines[0].starts_with("ID") && lines[0].contains("STATUS") && lines[0].ends_with("OWNER")
+    );
+    assert!(
+        lines
+            .iter()
+            .any(|l| l.starts_with(&a) && l.contains("created")),
+        "{table}"
+    );
+    assert!(
+        lines
+            .iter()
+            .any(|l| l.starts_with(&b) && l.contains("running")),
+        "{table}"
+    );
+    let json: serde_json::Value =
+        serde_json::from_slice(&env.brig(&["list", "--format", "json"]).stdout).unwrap();
     let arr = json.as_array().unwrap();
     assert_eq!(arr.len(), 2);
-    assert!(arr.iter().all(|c| c["ociVersion"].is_string() && c["pid"].as_i64().unwrap() > 0));
+    assert!(arr
+        .iter()
+        .all(|c| c["ociVersion"].is_string() && c["pid"].as_i64().unwrap() > 0));
     let quiet = text(&env.brig(&["list", "-q"]).stdout);
     assert_eq!(quiet, format!("{a}\n{b}\n"));
     let empty = Env::new("list-empty");
-    assert_eq!(text(&empty.brig(&["list", "--format", "json"]).stdout).trim(), "[]");
+    assert_eq!(
+        text(&empty.brig(&["list", "--format", "json"]).stdout).trim(),
+        "[]"
+    );
 }
 
 #[test]
@@ -189,7 +256,8 @@ fn spec_writes_default_config_once() {
     std::fs::create_dir_all(&dir).unwrap();
     let out = env.brig(&["spec", "--bundle", &path_str(&dir)]);
     assert!(out.status.success());
-    let v: serde_json::Value = serde_json::from_slice(&std::fs::read(dir.join("config.json")).unwrap()).unwrap();
+    let v: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(dir.join("config.json")).unwrap()).unwrap();
     assert_eq!(v["root"]["path"], "rootfs");
     assert_eq!(v["process"]["args"][0], "sh");
     let again = env.brig(&["spec", "--bundle", &path_str(&dir)]);
@@ -211,13 +279,24 @@ fn version_lines_docker_parses() {
 fn errors_go_to_json_log_like_runc() {
     let env = Env::new("log");
     let log = env.dir.join("log.json");
-    let out = env.brig(&["--log", &path_str(&log), "--log-format", "json", "kill", "nosuch", "9"]);
+    let out = env.brig(&[
+        "--log",
+        &path_str(&log),
+        "--log-format",
+        "json",
+        "kill",
+        "nosuch",
+        "9",
+    ]);
     assert_eq!(out.status.code(), Some(1));
     assert!(text(&out.stderr).contains("does not exist"));
     let line = std::fs::read_to_string(&log).unwrap();
     let rec: serde_json::Value = serde_json::from_str(line.trim()).unwrap();
     assert_eq!(rec["level"], "error");
-    assert!(rec["msg"].as_str().unwrap().contains("container nosuch does not exist"));
+    assert!(rec["msg"]
+        .as_str()
+        .unwrap()
+        .contains("container nosuch does not exist"));
     assert!(rec["time"].as_str().unwrap().ends_with('Z'));
     // podman's spelling, and the file is created even when nothing fails.
     let log2 = env.dir.join("log2.json");
@@ -238,10 +317,14 @@ fn a_reused_pid_never_reads_as_running() {
     let env = Env::new("pidreuse");
     let id = env.id("c");
     let b = path_str(&env.bundle);
-    assert!(env.brig(&["run", "--keep", "--bundle", &b, &id]).status.success());
+    assert!(env
+        .brig(&["run", "--keep", "--bundle", &b, &id])
+        .status
+        .success());
     // Point the record at a live process that is not the container (this test process).
     let state_path = env.root.join(&id).join("state.json");
-    let mut st: serde_json::Value = serde_json::from_slice(&std::fs::read(&state_path).unwrap()).unwrap();
+    let mut st: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&state_path).unwrap()).unwrap();
     st["pid"] = (std::process::id() as i64).into();
     std::fs::write(&state_path, serde_json::to_vec(&st).unwrap()).unwrap();
     assert_eq!(env.status(&id), "stopped");

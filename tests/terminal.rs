@@ -11,7 +11,13 @@ fn receive_fd(listener: &UnixListener) -> OwnedFd {
     let mut buf = [0u8; 64];
     let mut iov = [IoSliceMut::new(&mut buf)];
     let mut space = nix::cmsg_space!([std::os::fd::RawFd; 1]);
-    let msg = recvmsg::<()>(stream.as_raw_fd(), &mut iov, Some(&mut space), MsgFlags::empty()).unwrap();
+    let msg = recvmsg::<()>(
+        stream.as_raw_fd(),
+        &mut iov,
+        Some(&mut space),
+        MsgFlags::empty(),
+    )
+    .unwrap();
     for c in msg.cmsgs().unwrap() {
         if let ControlMessageOwned::ScmRights(fds) = c {
             // SAFETY: the fd was just received and is ours.
@@ -24,10 +30,13 @@ fn receive_fd(listener: &UnixListener) -> OwnedFd {
 #[test]
 fn pty_master_over_console_socket() {
     let env = Env::new("tty");
-    env.config_sh("tty; [ -t 0 ] && [ -t 1 ] && echo stdio-is-tty; stty size; echo done", |v| {
-        v["process"]["terminal"] = serde_json::json!(true);
-        v["process"]["consoleSize"] = serde_json::json!({"height": 30, "width": 100});
-    });
+    env.config_sh(
+        "tty; [ -t 0 ] && [ -t 1 ] && echo stdio-is-tty; stty size; echo done",
+        |v| {
+            v["process"]["terminal"] = serde_json::json!(true);
+            v["process"]["consoleSize"] = serde_json::json!({"height": 30, "width": 100});
+        },
+    );
     let sock = env.dir.join("console.sock");
     let listener = UnixListener::bind(&sock).unwrap();
     let id = env.id("c");
@@ -58,10 +67,16 @@ fn pty_master_over_console_socket() {
 #[test]
 fn terminal_without_console_socket_is_refused() {
     let env = Env::new("tty-nosock");
-    env.config_sh("true", |v| v["process"]["terminal"] = serde_json::json!(true));
+    env.config_sh("true", |v| {
+        v["process"]["terminal"] = serde_json::json!(true)
+    });
     let id = env.id("c");
     let out = env.create(&id);
     assert_eq!(out.status.code(), Some(1));
-    assert!(text(&out.stderr).contains("console-socket"), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).contains("console-socket"),
+        "{}",
+        text(&out.stderr)
+    );
     env.assert_gone(&id);
 }

@@ -39,19 +39,23 @@ pub struct Hierarchy {
 }
 
 pub fn is_v2_host() -> bool {
-    nix::sys::statfs::statfs("/sys/fs/cgroup").is_ok_and(|s| s.filesystem_type().0 as i64 == CGROUP2_SUPER_MAGIC)
+    nix::sys::statfs::statfs("/sys/fs/cgroup")
+        .is_ok_and(|s| s.filesystem_type().0 == CGROUP2_SUPER_MAGIC)
 }
 
 /// Cgroup hierarchies from /proc/self/mountinfo.
 pub fn hierarchies() -> Result<Vec<Hierarchy>> {
-    let text = std::fs::read_to_string("/proc/self/mountinfo").context("cannot read /proc/self/mountinfo")?;
+    let text = std::fs::read_to_string("/proc/self/mountinfo")
+        .context("cannot read /proc/self/mountinfo")?;
     Ok(parse_mountinfo(&text))
 }
 
 fn parse_mountinfo(text: &str) -> Vec<Hierarchy> {
     let mut out = Vec::new();
     for line in text.lines() {
-        let Some((pre, post)) = line.split_once(" - ") else { continue };
+        let Some((pre, post)) = line.split_once(" - ") else {
+            continue;
+        };
         let pre: Vec<&str> = pre.split(' ').collect();
         let post: Vec<&str> = post.split(' ').collect();
         if pre.len() < 5 || post.len() < 3 {
@@ -65,9 +69,18 @@ fn parse_mountinfo(text: &str) -> Vec<Hierarchy> {
         let controllers = if v2 {
             Vec::new()
         } else {
-            post[2].split(',').filter(|o| !matches!(*o, "rw" | "ro") && !o.contains("xattr")).map(String::from).collect()
+            post[2]
+                .split(',')
+                .filter(|o| !matches!(*o, "rw" | "ro") && !o.contains("xattr"))
+                .map(String::from)
+                .collect()
         };
-        out.push(Hierarchy { mountpoint: unescape(pre[4]).into(), root: unescape(pre[3]), controllers, v2 });
+        out.push(Hierarchy {
+            mountpoint: unescape(pre[4]).into(),
+            root: unescape(pre[3]),
+            controllers,
+            v2,
+        });
     }
     out
 }
@@ -78,7 +91,9 @@ fn unescape(s: &str) -> String {
     let mut out = Vec::with_capacity(b.len());
     let mut i = 0;
     while i < b.len() {
-        let octal = b.get(i + 1..i + 4).filter(|d| d.iter().all(|c| (b'0'..=b'7').contains(c)));
+        let octal = b
+            .get(i + 1..i + 4)
+            .filter(|d| d.iter().all(|c| (b'0'..=b'7').contains(c)));
         if let (b'\\', Some(d)) = (b[i], octal) {
             out.push((d[0] - b'0') * 64 + (d[1] - b'0') * 8 + (d[2] - b'0'));
             i += 4;
@@ -114,12 +129,18 @@ pub fn clean_path(p: &str) -> String {
 /// The cgroup path for a container, as runc's fs driver resolves `linux.cgroupsPath`: absolute paths are taken
 /// from the hierarchy root, relative ones (and the default, the container id) from the runtime's own cgroup.
 pub fn resolve_path(cgroups_path: Option<&Path>, id: &str, own_cgroup: &str) -> String {
-    let given = cgroups_path.map(|p| p.to_string_lossy().into_owned()).filter(|p| !p.is_empty());
+    let given = cgroups_path
+        .map(|p| p.to_string_lossy().into_owned())
+        .filter(|p| !p.is_empty());
     let p = given.unwrap_or_else(|| id.to_string());
     if p.starts_with('/') {
         return clean_path(&p);
     }
-    clean_path(&format!("{}/{}", own_cgroup.trim_end_matches('/'), clean_path(&p)))
+    clean_path(&format!(
+        "{}/{}",
+        own_cgroup.trim_end_matches('/'),
+        clean_path(&p)
+    ))
 }
 
 /// This process's cgroup in a hierarchy, from /proc/self/cgroup (`0::` for v2, the controller list for v1).
@@ -150,7 +171,9 @@ fn own_cgroup_in(text: &str, h: &Hierarchy) -> String {
 
 /// The directory of cgroup `path` under hierarchy `h` (whose mount may itself show only a sub-tree).
 fn dir_in(h: &Hierarchy, path: &str) -> PathBuf {
-    let rel = path.strip_prefix(h.root.trim_end_matches('/')).unwrap_or(path);
+    let rel = path
+        .strip_prefix(h.root.trim_end_matches('/'))
+        .unwrap_or(path);
     h.mountpoint.join(rel.trim_start_matches('/'))
 }
 
@@ -165,14 +188,23 @@ pub fn create(
     let all = hierarchies()?;
     // On a hybrid host the v1 hierarchies are the ones with controllers; the cgroup2 beside them is joined too.
     let used: Vec<&Hierarchy> = if v2 {
-        all.iter().filter(|h| h.v2 && h.mountpoint == Path::new("/sys/fs/cgroup")).collect()
+        all.iter()
+            .filter(|h| h.v2 && h.mountpoint == Path::new("/sys/fs/cgroup"))
+            .collect()
     } else {
-        all.iter().filter(|h| h.mountpoint.parent() == Some(Path::new("/sys/fs/cgroup"))).collect()
+        all.iter()
+            .filter(|h| h.mountpoint.parent() == Some(Path::new("/sys/fs/cgroup")))
+            .collect()
     };
     if used.is_empty() {
         bail!("no cgroup hierarchy is mounted under /sys/fs/cgroup");
     }
-    let mut place = CgroupPlace { v2, path: String::new(), dirs: Vec::new(), created: Vec::new() };
+    let mut place = CgroupPlace {
+        v2,
+        path: String::new(),
+        dirs: Vec::new(),
+        created: Vec::new(),
+    };
     let result = (|| -> Result<()> {
         for h in &used {
             let path = resolve_path(cgroups_path, id, &own_cgroup(h));
@@ -239,7 +271,13 @@ pub struct DeviceRule {
 
 impl DeviceRule {
     fn allow(typ: char, major: Option<i64>, minor: Option<i64>, access: &str) -> DeviceRule {
-        DeviceRule { allow: true, typ, major, minor, access: access.to_string() }
+        DeviceRule {
+            allow: true,
+            typ,
+            major,
+            minor,
+            access: access.to_string(),
+        }
     }
 
     /// The v1 `devices.allow`/`devices.deny` line: `c 1:3 rwm`, `*` for any.
@@ -248,27 +286,54 @@ impl DeviceRule {
             return format!("a *:* {}", self.access);
         }
         let num = |n: Option<i64>| n.map(|n| n.to_string()).unwrap_or_else(|| "*".into());
-        format!("{} {}:{} {}", self.typ, num(self.major), num(self.minor), self.access)
+        format!(
+            "{} {}:{} {}",
+            self.typ,
+            num(self.major),
+            num(self.minor),
+            self.access
+        )
     }
 }
 
 /// The device rules a container gets, in order: deny everything, the config's rules, then what every
 /// container needs (runc's list: mknod of any node, the default /dev nodes, ptys) and `linux.devices`.
 pub fn device_rules(rules: &[LinuxDeviceCgroup], devices: &[LinuxDevice]) -> Vec<DeviceRule> {
-    let mut out = vec![DeviceRule { allow: false, typ: 'a', major: None, minor: None, access: "rwm".into() }];
+    let mut out = vec![DeviceRule {
+        allow: false,
+        typ: 'a',
+        major: None,
+        minor: None,
+        access: "rwm".into(),
+    }];
     for r in rules {
         let typ = match r.typ() {
             None | Some(LinuxDeviceType::A) => 'a',
             Some(LinuxDeviceType::B) => 'b',
             _ => 'c',
         };
-        let access = r.access().clone().filter(|a| !a.is_empty()).unwrap_or_else(|| "rwm".into());
-        out.push(DeviceRule { allow: r.allow(), typ, major: r.major().filter(|m| *m >= 0), minor: r.minor().filter(|m| *m >= 0), access });
+        let access = r
+            .access()
+            .clone()
+            .filter(|a| !a.is_empty())
+            .unwrap_or_else(|| "rwm".into());
+        out.push(DeviceRule {
+            allow: r.allow(),
+            typ,
+            major: r.major().filter(|m| *m >= 0),
+            minor: r.minor().filter(|m| *m >= 0),
+            access,
+        });
     }
     out.push(DeviceRule::allow('c', None, None, "m"));
     out.push(DeviceRule::allow('b', None, None, "m"));
     for &(_, major, minor) in crate::rootfs::devices::DEFAULT_DEVICES {
-        out.push(DeviceRule::allow('c', Some(major as i64), Some(minor as i64), "rwm"));
+        out.push(DeviceRule::allow(
+            'c',
+            Some(major as i64),
+            Some(minor as i64),
+            "rwm",
+        ));
     }
     out.push(DeviceRule::allow('c', Some(136), None, "rwm")); // /dev/pts/*
     out.push(DeviceRule::allow('c', Some(5), Some(2), "rwm")); // /dev/ptmx
@@ -278,7 +343,12 @@ pub fn device_rules(rules: &[LinuxDeviceCgroup], devices: &[LinuxDevice]) -> Vec
             LinuxDeviceType::C | LinuxDeviceType::U => 'c',
             _ => continue,
         };
-        out.push(DeviceRule::allow(typ, Some(d.major()), Some(d.minor()), "rwm"));
+        out.push(DeviceRule::allow(
+            typ,
+            Some(d.major()),
+            Some(d.minor()),
+            "rwm",
+        ));
     }
     out
 }
@@ -287,7 +357,8 @@ pub fn device_rules(rules: &[LinuxDeviceCgroup], devices: &[LinuxDevice]) -> Vec
 pub fn join(place: &CgroupPlace, pid: i32) -> Result<()> {
     for dir in &place.dirs {
         let procs = dir.join("cgroup.procs");
-        std::fs::write(&procs, pid.to_string()).with_context(|| format!("cannot add pid {pid} to {}", procs.display()))?;
+        std::fs::write(&procs, pid.to_string())
+            .with_context(|| format!("cannot add pid {pid} to {}", procs.display()))?;
     }
     Ok(())
 }
@@ -301,7 +372,8 @@ pub fn pids(place: &CgroupPlace) -> Result<Vec<i32>> {
         .or(place.dirs.first())
         .context("container has no cgroup")?;
     let procs = dir.join("cgroup.procs");
-    let text = std::fs::read_to_string(&procs).with_context(|| format!("cannot read {}", procs.display()))?;
+    let text = std::fs::read_to_string(&procs)
+        .with_context(|| format!("cannot read {}", procs.display()))?;
     Ok(text.lines().filter_map(|l| l.trim().parse().ok()).collect())
 }
 
@@ -363,31 +435,56 @@ pub fn remove(place: &CgroupPlace) -> Result<()> {
 /// kernel shows the container's cgroup as the root; without one, brig binds the container's own directories.
 pub fn mount_in_container(dest: &Path, opts: &MountOptions, own_ns: bool) -> Result<()> {
     use nix::mount::{mount, MsFlags};
-    let flags = opts.flags & (MsFlags::MS_RDONLY | MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_NOEXEC);
+    let flags = opts.flags
+        & (MsFlags::MS_RDONLY | MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_NOEXEC);
     std::fs::create_dir_all(dest).with_context(|| format!("cannot create {}", dest.display()))?;
     let all = hierarchies()?;
     let cgroup_text = std::fs::read_to_string("/proc/self/cgroup").unwrap_or_default();
     let mount_one = |h: &Hierarchy, at: &Path| -> Result<()> {
         if own_ns {
-            let (fs, data) = if h.v2 { ("cgroup2", String::new()) } else { ("cgroup", h.controllers.join(",")) };
+            let (fs, data) = if h.v2 {
+                ("cgroup2", String::new())
+            } else {
+                ("cgroup", h.controllers.join(","))
+            };
             mount(Some(fs), at, Some(fs), flags, Some(data.as_str()))
                 .with_context(|| format!("cannot mount {fs} on {}", at.display()))
         } else {
             let src = dir_in(h, &own_cgroup_in(&cgroup_text, h));
-            mount(Some(&src), at, None::<&str>, MsFlags::MS_BIND | MsFlags::MS_REC, None::<&str>)
-                .with_context(|| format!("cannot bind {}", src.display()))?;
+            mount(
+                Some(&src),
+                at,
+                None::<&str>,
+                MsFlags::MS_BIND | MsFlags::MS_REC,
+                None::<&str>,
+            )
+            .with_context(|| format!("cannot bind {}", src.display()))?;
             crate::rootfs::remount_bind(at, flags | MsFlags::MS_REC, false)
         }
     };
     if is_v2_host() {
-        let h = all.iter().find(|h| h.v2 && h.mountpoint == Path::new("/sys/fs/cgroup")).context("no cgroup2 mount")?;
+        let h = all
+            .iter()
+            .find(|h| h.v2 && h.mountpoint == Path::new("/sys/fs/cgroup"))
+            .context("no cgroup2 mount")?;
         return mount_one(h, dest);
     }
     // v1: a tmpfs holding one directory per hierarchy, named as on the host, plus the host's symlinks.
-    mount(Some("tmpfs"), dest, Some("tmpfs"), flags & !MsFlags::MS_RDONLY, Some("mode=755"))
-        .context("cannot mount tmpfs for cgroups")?;
-    for h in all.iter().filter(|h| h.mountpoint.parent() == Some(Path::new("/sys/fs/cgroup"))) {
-        let Some(name) = h.mountpoint.file_name() else { continue };
+    mount(
+        Some("tmpfs"),
+        dest,
+        Some("tmpfs"),
+        flags & !MsFlags::MS_RDONLY,
+        Some("mode=755"),
+    )
+    .context("cannot mount tmpfs for cgroups")?;
+    for h in all
+        .iter()
+        .filter(|h| h.mountpoint.parent() == Some(Path::new("/sys/fs/cgroup")))
+    {
+        let Some(name) = h.mountpoint.file_name() else {
+            continue;
+        };
         let at = dest.join(name);
         std::fs::create_dir_all(&at)?;
         mount_one(h, &at)?;
@@ -401,8 +498,14 @@ pub fn mount_in_container(dest: &Path, opts: &MountOptions, own_ns: bool) -> Res
     }
     if flags.contains(MsFlags::MS_RDONLY) {
         crate::rootfs::remount_bind(dest, flags, false).or_else(|_| {
-            mount(None::<&str>, dest, None::<&str>, flags | MsFlags::MS_REMOUNT, None::<&str>)
-                .context("cannot make cgroup tmpfs read-only")
+            mount(
+                None::<&str>,
+                dest,
+                None::<&str>,
+                flags | MsFlags::MS_REMOUNT,
+                None::<&str>,
+            )
+            .context("cannot make cgroup tmpfs read-only")
         })?;
     }
     Ok(())
@@ -416,7 +519,10 @@ pub(crate) fn write(dir: &Path, file: &str, value: &str, field: &str) -> Result<
             Some(libc::ENOENT) => "this kernel or hierarchy has no such file".to_string(),
             _ => crate::hooks::lower(&e),
         };
-        anyhow::anyhow!("linux.resources.{field}: cannot write {value:?} to {}: {why}", path.display())
+        anyhow::anyhow!(
+            "linux.resources.{field}: cannot write {value:?} to {}: {why}",
+            path.display()
+        )
     })
 }
 
@@ -442,9 +548,18 @@ mod tests {
 
     #[test]
     fn path_rules() {
-        assert_eq!(resolve_path(Some(Path::new("/docker/abc")), "abc", "/user"), "/docker/abc");
-        assert_eq!(resolve_path(Some(Path::new("/../../etc")), "x", "/"), "/etc");
-        assert_eq!(resolve_path(Some(Path::new("a/b")), "x", "/user.slice"), "/user.slice/a/b");
+        assert_eq!(
+            resolve_path(Some(Path::new("/docker/abc")), "abc", "/user"),
+            "/docker/abc"
+        );
+        assert_eq!(
+            resolve_path(Some(Path::new("/../../etc")), "x", "/"),
+            "/etc"
+        );
+        assert_eq!(
+            resolve_path(Some(Path::new("a/b")), "x", "/user.slice"),
+            "/user.slice/a/b"
+        );
         assert_eq!(resolve_path(Some(Path::new("../../x")), "x", "/p"), "/p/x");
         assert_eq!(resolve_path(None, "web", "/"), "/web");
         assert_eq!(resolve_path(Some(Path::new("")), "web", "/p/"), "/p/web");
@@ -453,14 +568,24 @@ mod tests {
     #[test]
     fn own_cgroup_lines() {
         let text = "4:memory:/m/x\n2:cpu,cpuacct:/c\n0::/u\n";
-        let mem = Hierarchy { mountpoint: "/m".into(), root: "/".into(), controllers: vec!["memory".into()], v2: false };
+        let mem = Hierarchy {
+            mountpoint: "/m".into(),
+            root: "/".into(),
+            controllers: vec!["memory".into()],
+            v2: false,
+        };
         let cpu = Hierarchy {
             mountpoint: "/c".into(),
             root: "/".into(),
             controllers: vec!["cpuacct".into(), "cpu".into()],
             v2: false,
         };
-        let uni = Hierarchy { mountpoint: "/u".into(), root: "/".into(), controllers: vec![], v2: true };
+        let uni = Hierarchy {
+            mountpoint: "/u".into(),
+            root: "/".into(),
+            controllers: vec![],
+            v2: true,
+        };
         assert_eq!(own_cgroup_in(text, &mem), "/m/x");
         assert_eq!(own_cgroup_in(text, &cpu), "/c");
         assert_eq!(own_cgroup_in(text, &uni), "/u");
@@ -473,11 +598,15 @@ mod tests {
             {"allow": true, "type": "b", "major": 8, "access": "r"}
         ]))
         .unwrap();
-        let devices: Vec<LinuxDevice> =
-            serde_json::from_value(serde_json::json!([{"path": "/dev/fuse", "type": "c", "major": 10, "minor": 229}]))
-                .unwrap();
+        let devices: Vec<LinuxDevice> = serde_json::from_value(
+            serde_json::json!([{"path": "/dev/fuse", "type": "c", "major": 10, "minor": 229}]),
+        )
+        .unwrap();
         let out = device_rules(&rules, &devices);
-        let lines: Vec<String> = out.iter().map(|r| format!("{} {}", r.allow, r.line())).collect();
+        let lines: Vec<String> = out
+            .iter()
+            .map(|r| format!("{} {}", r.allow, r.line()))
+            .collect();
         assert_eq!(lines[0], "false a *:* rwm");
         assert_eq!(lines[1], "false a *:* rwm");
         assert_eq!(lines[2], "true b 8:* r");
@@ -488,9 +617,17 @@ mod tests {
 
     #[test]
     fn dir_respects_mount_root() {
-        let h = Hierarchy { mountpoint: "/sys/fs/cgroup".into(), root: "/outer".into(), controllers: vec![], v2: true };
+        let h = Hierarchy {
+            mountpoint: "/sys/fs/cgroup".into(),
+            root: "/outer".into(),
+            controllers: vec![],
+            v2: true,
+        };
         assert_eq!(dir_in(&h, "/outer/c1"), PathBuf::from("/sys/fs/cgroup/c1"));
-        let h = Hierarchy { root: "/".into(), ..h };
+        let h = Hierarchy {
+            root: "/".into(),
+            ..h
+        };
         assert_eq!(dir_in(&h, "/c1"), PathBuf::from("/sys/fs/cgroup/c1"));
     }
 }

@@ -14,7 +14,9 @@ fn dir_with<'a>(dirs: &'a [PathBuf], probe_file: &str) -> Option<&'a PathBuf> {
 fn need<'a>(dirs: &'a [PathBuf], probe_file: &str, field: &str) -> Result<&'a PathBuf> {
     match dir_with(dirs, probe_file) {
         Some(d) => Ok(d),
-        None => bail!("linux.resources.{field}: this host has no cgroup v1 hierarchy with {probe_file}"),
+        None => {
+            bail!("linux.resources.{field}: this host has no cgroup v1 hierarchy with {probe_file}")
+        }
     }
 }
 
@@ -46,26 +48,60 @@ pub fn apply(dirs: &[PathBuf], r: &LinuxResources, devices: &[LinuxDevice]) -> R
         let d = need(dirs, "devices.allow", "devices")?;
         write(d, "devices.deny", "a", "devices")?;
         for rule in super::device_rules(rules, devices) {
-            let file = if rule.allow { "devices.allow" } else { "devices.deny" };
+            let file = if rule.allow {
+                "devices.allow"
+            } else {
+                "devices.deny"
+            };
             write(d, file, &rule.line(), "devices")?;
         }
     }
     if let Some(m) = r.memory() {
         let d = need(dirs, "memory.limit_in_bytes", "memory")?;
         if let Some(v) = m.reservation() {
-            write(d, "memory.soft_limit_in_bytes", &v.to_string(), "memory.reservation")?;
+            write(
+                d,
+                "memory.soft_limit_in_bytes",
+                &v.to_string(),
+                "memory.reservation",
+            )?;
         }
         match (m.limit(), m.swap()) {
             (Some(limit), Some(swap)) => {
                 // memsw must stay >= limit at every step: order the two writes accordingly.
-                let first = write(d, "memory.limit_in_bytes", &limit.to_string(), "memory.limit");
-                write(d, "memory.memsw.limit_in_bytes", &swap.to_string(), "memory.swap")?;
+                let first = write(
+                    d,
+                    "memory.limit_in_bytes",
+                    &limit.to_string(),
+                    "memory.limit",
+                );
+                write(
+                    d,
+                    "memory.memsw.limit_in_bytes",
+                    &swap.to_string(),
+                    "memory.swap",
+                )?;
                 if first.is_err() {
-                    write(d, "memory.limit_in_bytes", &limit.to_string(), "memory.limit")?;
+                    write(
+                        d,
+                        "memory.limit_in_bytes",
+                        &limit.to_string(),
+                        "memory.limit",
+                    )?;
                 }
             }
-            (Some(limit), None) => write(d, "memory.limit_in_bytes", &limit.to_string(), "memory.limit")?,
-            (None, Some(swap)) => write(d, "memory.memsw.limit_in_bytes", &swap.to_string(), "memory.swap")?,
+            (Some(limit), None) => write(
+                d,
+                "memory.limit_in_bytes",
+                &limit.to_string(),
+                "memory.limit",
+            )?,
+            (None, Some(swap)) => write(
+                d,
+                "memory.memsw.limit_in_bytes",
+                &swap.to_string(),
+                "memory.swap",
+            )?,
             (None, None) => {}
         }
         if let Some(v) = m.swappiness() {
@@ -82,12 +118,18 @@ pub fn apply(dirs: &[PathBuf], r: &LinuxResources, devices: &[LinuxDevice]) -> R
         }
         #[allow(deprecated)]
         if m.kernel().is_some() || m.kernel_tcp().is_some() {
-            crate::logs::warn("linux.resources.memory.kernel/kernelTCP are deprecated and ignored (as runc)");
+            crate::logs::warn(
+                "linux.resources.memory.kernel/kernelTCP are deprecated and ignored (as runc)",
+            );
         }
     }
     if let Some(p) = r.pids() {
         let d = need(dirs, "pids.max", "pids")?;
-        let v = if p.limit() > 0 { p.limit().to_string() } else { "max".into() };
+        let v = if p.limit() > 0 {
+            p.limit().to_string()
+        } else {
+            "max".into()
+        };
         write(d, "pids.max", &v, "pids.limit")?;
     }
     if let Some(c) = r.cpu() {
@@ -116,23 +158,43 @@ pub fn apply(dirs: &[PathBuf], r: &LinuxResources, devices: &[LinuxDevice]) -> R
                 write(d, "cpu.rt_period_us", &v.to_string(), "cpu.realtimePeriod")?;
             }
             if let Some(v) = c.realtime_runtime() {
-                write(d, "cpu.rt_runtime_us", &v.to_string(), "cpu.realtimeRuntime")?;
+                write(
+                    d,
+                    "cpu.rt_runtime_us",
+                    &v.to_string(),
+                    "cpu.realtimeRuntime",
+                )?;
             }
             if let Some(v) = c.idle() {
                 write(d, "cpu.idle", &v.to_string(), "cpu.idle")?;
             }
         }
         if let Some(v) = c.cpus().as_deref().filter(|v| !v.is_empty()) {
-            write(need(dirs, "cpuset.cpus", "cpu.cpus")?, "cpuset.cpus", v, "cpu.cpus")?;
+            write(
+                need(dirs, "cpuset.cpus", "cpu.cpus")?,
+                "cpuset.cpus",
+                v,
+                "cpu.cpus",
+            )?;
         }
         if let Some(v) = c.mems().as_deref().filter(|v| !v.is_empty()) {
-            write(need(dirs, "cpuset.mems", "cpu.mems")?, "cpuset.mems", v, "cpu.mems")?;
+            write(
+                need(dirs, "cpuset.mems", "cpu.mems")?,
+                "cpuset.mems",
+                v,
+                "cpu.mems",
+            )?;
         }
     }
     if let Some(b) = r.block_io() {
         let probe = "blkio.throttle.read_bps_device";
         if let Some(v) = b.weight() {
-            write(need(dirs, "blkio.weight", "blockIO.weight")?, "blkio.weight", &v.to_string(), "blockIO.weight")?;
+            write(
+                need(dirs, "blkio.weight", "blockIO.weight")?,
+                "blkio.weight",
+                &v.to_string(),
+                "blockIO.weight",
+            )?;
         }
         if let Some(v) = b.leaf_weight() {
             let d = need(dirs, "blkio.leaf_weight", "blockIO.leafWeight")?;
@@ -150,10 +212,26 @@ pub fn apply(dirs: &[PathBuf], r: &LinuxResources, devices: &[LinuxDevice]) -> R
             }
         }
         let throttles = [
-            (b.throttle_read_bps_device(), "blkio.throttle.read_bps_device", "blockIO.throttleReadBpsDevice"),
-            (b.throttle_write_bps_device(), "blkio.throttle.write_bps_device", "blockIO.throttleWriteBpsDevice"),
-            (b.throttle_read_iops_device(), "blkio.throttle.read_iops_device", "blockIO.throttleReadIOPSDevice"),
-            (b.throttle_write_iops_device(), "blkio.throttle.write_iops_device", "blockIO.throttleWriteIOPSDevice"),
+            (
+                b.throttle_read_bps_device(),
+                "blkio.throttle.read_bps_device",
+                "blockIO.throttleReadBpsDevice",
+            ),
+            (
+                b.throttle_write_bps_device(),
+                "blkio.throttle.write_bps_device",
+                "blockIO.throttleWriteBpsDevice",
+            ),
+            (
+                b.throttle_read_iops_device(),
+                "blkio.throttle.read_iops_device",
+                "blockIO.throttleReadIOPSDevice",
+            ),
+            (
+                b.throttle_write_iops_device(),
+                "blkio.throttle.write_iops_device",
+                "blockIO.throttleWriteIOPSDevice",
+            ),
         ];
         for (list, file, field) in throttles {
             for t in list.iter().flatten() {
@@ -169,11 +247,21 @@ pub fn apply(dirs: &[PathBuf], r: &LinuxResources, devices: &[LinuxDevice]) -> R
     }
     if let Some(n) = r.network() {
         if let Some(id) = n.class_id() {
-            write(need(dirs, "net_cls.classid", "network.classID")?, "net_cls.classid", &id.to_string(), "network.classID")?;
+            write(
+                need(dirs, "net_cls.classid", "network.classID")?,
+                "net_cls.classid",
+                &id.to_string(),
+                "network.classID",
+            )?;
         }
         for p in n.priorities().iter().flatten() {
             let line = format!("{} {}", p.name(), p.priority());
-            write(need(dirs, "net_prio.ifpriomap", "network.priorities")?, "net_prio.ifpriomap", &line, "network.priorities")?;
+            write(
+                need(dirs, "net_prio.ifpriomap", "network.priorities")?,
+                "net_prio.ifpriomap",
+                &line,
+                "network.priorities",
+            )?;
         }
     }
     if r.unified().as_ref().is_some_and(|u| !u.is_empty()) {
@@ -192,7 +280,9 @@ pub fn is_frozen(dirs: &[PathBuf]) -> bool {
 }
 
 pub fn set_frozen(dirs: &[PathBuf], frozen: bool) -> Result<()> {
-    let Some(d) = dir_with(dirs, "freezer.state") else { bail!("this host has no freezer cgroup") };
+    let Some(d) = dir_with(dirs, "freezer.state") else {
+        bail!("this host has no freezer cgroup")
+    };
     let want = if frozen { "FROZEN" } else { "THAWED" };
     let deadline = Instant::now() + Duration::from_secs(5);
     loop {
@@ -202,9 +292,12 @@ pub fn set_frozen(dirs: &[PathBuf], frozen: bool) -> Result<()> {
             return Ok(());
         }
         if Instant::now() > deadline {
-            bail!("cgroup {} did not become {want} (still {})", d.display(), now.trim());
+            bail!(
+                "cgroup {} did not become {want} (still {})",
+                d.display(),
+                now.trim()
+            );
         }
         std::thread::sleep(Duration::from_millis(1));
     }
 }
-

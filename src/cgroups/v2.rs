@@ -8,11 +8,14 @@ use std::time::{Duration, Instant};
 
 /// Enable every available controller on the way from the root down to `dir`'s parent, so `dir` gets them.
 pub fn enable_controllers(mountpoint: &Path, dir: &Path) -> Result<()> {
-    let Ok(rel) = dir.strip_prefix(mountpoint) else { return Ok(()) };
+    let Ok(rel) = dir.strip_prefix(mountpoint) else {
+        return Ok(());
+    };
     let mut at = mountpoint.to_path_buf();
     for part in rel.components() {
         let available = std::fs::read_to_string(at.join("cgroup.controllers")).unwrap_or_default();
-        let enabled = std::fs::read_to_string(at.join("cgroup.subtree_control")).unwrap_or_default();
+        let enabled =
+            std::fs::read_to_string(at.join("cgroup.subtree_control")).unwrap_or_default();
         for c in available.split_whitespace() {
             if !enabled.split_whitespace().any(|e| e == c) {
                 // A controller the parent cannot delegate is skipped here: a resource that needs it fails
@@ -87,28 +90,55 @@ pub fn apply(dir: &Path, r: &LinuxResources, _devices: &[LinuxDevice]) -> Result
             write(dir, "memory.max", &max_or(v), "memory.limit")?;
         }
         if let Some(swap) = m.swap() {
-            write(dir, "memory.swap.max", &swap_max(m.limit(), swap)?, "memory.swap")?;
+            write(
+                dir,
+                "memory.swap.max",
+                &swap_max(m.limit(), swap)?,
+                "memory.swap",
+            )?;
         }
         if m.swappiness().is_some() {
             bail!("linux.resources.memory.swappiness: cgroup v2 has no per-cgroup swappiness");
         }
         if m.disable_oom_killer() == Some(true) {
-            bail!("linux.resources.memory.disableOOMKiller: cgroup v2 cannot disable the OOM killer");
+            bail!(
+                "linux.resources.memory.disableOOMKiller: cgroup v2 cannot disable the OOM killer"
+            );
         }
         #[allow(deprecated)]
         if m.kernel().is_some() || m.kernel_tcp().is_some() {
-            crate::logs::warn("linux.resources.memory.kernel/kernelTCP are deprecated and ignored (as runc)");
+            crate::logs::warn(
+                "linux.resources.memory.kernel/kernelTCP are deprecated and ignored (as runc)",
+            );
         }
     }
     if let Some(p) = r.pids() {
-        write(dir, "pids.max", &if p.limit() > 0 { p.limit().to_string() } else { "max".into() }, "pids.limit")?;
+        write(
+            dir,
+            "pids.max",
+            &if p.limit() > 0 {
+                p.limit().to_string()
+            } else {
+                "max".into()
+            },
+            "pids.limit",
+        )?;
     }
     if let Some(c) = r.cpu() {
         if let Some(s) = c.shares().filter(|s| *s > 0) {
-            write(dir, "cpu.weight", &shares_to_weight(s).to_string(), "cpu.shares")?;
+            write(
+                dir,
+                "cpu.weight",
+                &shares_to_weight(s).to_string(),
+                "cpu.shares",
+            )?;
         }
         if c.quota().is_some() || c.period().is_some() {
-            let quota = c.quota().filter(|q| *q > 0).map(|q| q.to_string()).unwrap_or_else(|| "max".into());
+            let quota = c
+                .quota()
+                .filter(|q| *q > 0)
+                .map(|q| q.to_string())
+                .unwrap_or_else(|| "max".into());
             let period = c.period().filter(|p| *p > 0).unwrap_or(100_000);
             write(dir, "cpu.max", &format!("{quota} {period}"), "cpu.quota")?;
         }
@@ -130,31 +160,67 @@ pub fn apply(dir: &Path, r: &LinuxResources, _devices: &[LinuxDevice]) -> Result
     }
     if let Some(b) = r.block_io() {
         if let Some(w) = b.weight() {
-            write(dir, "io.weight", &format!("default {}", blkio_weight_to_io(w as u64)), "blockIO.weight")?;
+            write(
+                dir,
+                "io.weight",
+                &format!("default {}", blkio_weight_to_io(w as u64)),
+                "blockIO.weight",
+            )?;
         }
         if b.leaf_weight().is_some() {
             bail!("linux.resources.blockIO.leafWeight: not available on cgroup v2");
         }
         for wd in b.weight_device().iter().flatten() {
             if let Some(w) = wd.weight() {
-                let line = format!("{}:{} {}", wd.major(), wd.minor(), blkio_weight_to_io(w as u64));
+                let line = format!(
+                    "{}:{} {}",
+                    wd.major(),
+                    wd.minor(),
+                    blkio_weight_to_io(w as u64)
+                );
                 write(dir, "io.weight", &line, "blockIO.weightDevice")?;
             }
         }
         let throttles = [
-            (b.throttle_read_bps_device(), "rbps", "blockIO.throttleReadBpsDevice"),
-            (b.throttle_write_bps_device(), "wbps", "blockIO.throttleWriteBpsDevice"),
-            (b.throttle_read_iops_device(), "riops", "blockIO.throttleReadIOPSDevice"),
-            (b.throttle_write_iops_device(), "wiops", "blockIO.throttleWriteIOPSDevice"),
+            (
+                b.throttle_read_bps_device(),
+                "rbps",
+                "blockIO.throttleReadBpsDevice",
+            ),
+            (
+                b.throttle_write_bps_device(),
+                "wbps",
+                "blockIO.throttleWriteBpsDevice",
+            ),
+            (
+                b.throttle_read_iops_device(),
+                "riops",
+                "blockIO.throttleReadIOPSDevice",
+            ),
+            (
+                b.throttle_write_iops_device(),
+                "wiops",
+                "blockIO.throttleWriteIOPSDevice",
+            ),
         ];
         for (list, key, field) in throttles {
             for t in list.iter().flatten() {
-                write(dir, "io.max", &format!("{}:{} {key}={}", t.major(), t.minor(), t.rate()), field)?;
+                write(
+                    dir,
+                    "io.max",
+                    &format!("{}:{} {key}={}", t.major(), t.minor(), t.rate()),
+                    field,
+                )?;
             }
         }
     }
     for h in r.hugepage_limits().iter().flatten() {
-        write(dir, &format!("hugetlb.{}.max", h.page_size()), &h.limit().to_string(), "hugepageLimits")?;
+        write(
+            dir,
+            &format!("hugetlb.{}.max", h.page_size()),
+            &h.limit().to_string(),
+            "hugepageLimits",
+        )?;
     }
     if r.network().is_some() {
         bail!("linux.resources.network: net_cls/net_prio do not exist on cgroup v2");
@@ -173,7 +239,12 @@ pub fn is_frozen(dir: &Path) -> bool {
 }
 
 pub fn set_frozen(dir: &Path, frozen: bool) -> Result<()> {
-    write(dir, "cgroup.freeze", if frozen { "1" } else { "0" }, "freezer")?;
+    write(
+        dir,
+        "cgroup.freeze",
+        if frozen { "1" } else { "0" },
+        "freezer",
+    )?;
     let want = if frozen { "frozen 1" } else { "frozen 0" };
     let deadline = Instant::now() + Duration::from_secs(5);
     loop {

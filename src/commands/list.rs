@@ -26,9 +26,15 @@ pub fn run(cli: &Cli, a: &ListArgs) -> Result<i32> {
             println!("{}", serde_json::to_string(&list)?);
         }
         ListFormat::Table => {
-            let mut table = vec![["ID", "PID", "STATUS", "BUNDLE", "CREATED", "OWNER"].map(String::from).to_vec()];
+            let mut table = vec![["ID", "PID", "STATUS", "BUNDLE", "CREATED", "OWNER"]
+                .map(String::from)
+                .to_vec()];
             for (s, st) in &rows {
-                let pid = if *st == container::Status::Stopped { 0 } else { s.pid };
+                let pid = if *st == container::Status::Stopped {
+                    0
+                } else {
+                    s.pid
+                };
                 table.push(vec![
                     s.id.clone(),
                     pid.to_string(),
@@ -47,8 +53,15 @@ pub fn run(cli: &Cli, a: &ListArgs) -> Result<i32> {
 /// Columns padded like Go's tabwriter as runc sets it up (min width 12, padding 3).
 pub fn format_table(rows: &[Vec<String>]) -> String {
     let cols = rows.first().map_or(0, |r| r.len());
-    let widths: Vec<usize> =
-        (0..cols).map(|c| rows.iter().map(|r| r[c].chars().count() + 3).max().unwrap_or(0).max(12)).collect();
+    let widths: Vec<usize> = (0..cols)
+        .map(|c| {
+            rows.iter()
+                .map(|r| r[c].chars().count() + 3)
+                .max()
+                .unwrap_or(0)
+                .max(12)
+        })
+        .collect();
     let mut out = String::new();
     for r in rows {
         for (c, cell) in r.iter().enumerate() {
@@ -73,6 +86,9 @@ mod tests {
             vec!["ID".into(), "PID".into(), "OWNER".into()],
             vec!["s-runc".into(), "19213".into(), "root".into()],
         ]);
-        assert_eq!(t, "ID          PID         OWNER\ns-runc      19213       root\n");
+        assert_eq!(
+            t,
+            "ID          PID         OWNER\ns-runc      19213       root\n"
+        );
     }
 }

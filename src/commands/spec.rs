@@ -9,7 +9,10 @@ pub fn run(a: &SpecArgs) -> Result<i32> {
         bail!("spec --rootless: rootless containers are not supported by this version of brig");
     }
     let path = a.bundle.join("config.json");
-    let file = std::fs::OpenOptions::new().write(true).create_new(true).open(&path);
+    let file = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .open(&path);
     let mut file = match file {
         Ok(f) => f,
         Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {

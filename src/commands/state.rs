@@ -6,6 +6,9 @@ use anyhow::Result;
 
 pub fn run(cli: &Cli, id: &str) -> Result<i32> {
     let c = Container::load(&cli.root, id)?;
-    println!("{}", serde_json::to_string_pretty(&c.state.oci(c.status()))?);
+    println!(
+        "{}",
+        serde_json::to_string_pretty(&c.state.oci(c.status()))?
+    );
     Ok(0)
 }

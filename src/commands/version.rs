@@ -2,6 +2,9 @@
 
 pub fn run() {
     println!("brig version {}", env!("CARGO_PKG_VERSION"));
-    println!("commit: {}", option_env!("BRIG_COMMIT").unwrap_or("unknown"));
+    println!(
+        "commit: {}",
+        option_env!("BRIG_COMMIT").unwrap_or("unknown")
+    );
     println!("spec: {}", crate::container::OCI_VERSION);
 }

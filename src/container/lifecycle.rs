@@ -61,8 +61,16 @@ impl Supervisor for CreateSupervisor<'_> {
 
     fn runtime_hooks(&mut self, pid: i32) -> Result<()> {
         let state = self.state_json(pid, "creating");
-        hooks::run(Kind::Prestart, hooks::of_kind(&self.bundle.spec, Kind::Prestart), &state)?;
-        hooks::run(Kind::CreateRuntime, hooks::of_kind(&self.bundle.spec, Kind::CreateRuntime), &state)
+        hooks::run(
+            Kind::Prestart,
+            hooks::of_kind(&self.bundle.spec, Kind::Prestart),
+            &state,
+        )?;
+        hooks::run(
+            Kind::CreateRuntime,
+            hooks::of_kind(&self.bundle.spec, Kind::CreateRuntime),
+            &state,
+        )
     }
 
     fn has_runtime_hooks(&self) -> bool {
@@ -99,7 +107,12 @@ pub fn create(root: &Path, opts: &CreateOptions) -> Result<State> {
         linux.and_then(|l| l.devices().as_deref()).unwrap_or(&[]),
     )?;
     let result = (|| -> Result<State> {
-        let mut sup = CreateSupervisor { id: opts.id, bundle: &bundle, cgroup: Some(&cgroup), created: super::now_rfc3339() };
+        let mut sup = CreateSupervisor {
+            id: opts.id,
+            bundle: &bundle,
+            cgroup: Some(&cgroup),
+            created: super::now_rfc3339(),
+        };
         let cfg = InitConfig {
             id: opts.id,
             spec: &bundle.spec,
@@ -148,8 +161,13 @@ pub fn create(root: &Path, opts: &CreateOptions) -> Result<State> {
 
 /// The pid file holds the init's host pid, written atomically (relative paths are taken from brig's cwd).
 fn write_pid_file(path: &Path, pid: i32) -> Result<()> {
-    let abs = if path.is_absolute() { path.to_path_buf() } else { std::env::current_dir()?.join(path) };
-    super::write_atomic(&abs, pid.to_string().as_bytes(), 0o644).with_context(|| format!("--pid-file {}", path.display()))
+    let abs = if path.is_absolute() {
+        path.to_path_buf()
+    } else {
+        std::env::current_dir()?.join(path)
+    };
+    super::write_atomic(&abs, pid.to_string().as_bytes(), 0o644)
+        .with_context(|| format!("--pid-file {}", path.display()))
 }
 
 /// The spec recorded at create (hooks must run even if the bundle changed or is gone).
@@ -168,7 +186,11 @@ pub fn start(c: &Container) -> Result<()> {
     let spec = recorded_spec(&c.dir)?;
     let poststart = hooks::of_kind(&spec, Kind::Poststart);
     if !poststart.is_empty() {
-        if let Err(e) = hooks::run(Kind::Poststart, poststart, &hook_state_json(&c.state, "running")) {
+        if let Err(e) = hooks::run(
+            Kind::Poststart,
+            poststart,
+            &hook_state_json(&c.state, "running"),
+        ) {
             kill_all(c, libc::SIGKILL);
             return Err(e);
         }
@@ -188,7 +210,10 @@ pub fn kill(c: &Container, sig: i32, all: bool) -> Result<()> {
     if unsafe { libc::kill(c.state.pid, sig) } != 0 {
         let e = std::io::Error::last_os_error();
         if e.raw_os_error() == Some(libc::ESRCH) {
-            anyhow::bail!("container {}: no such process: container not running", c.id());
+            anyhow::bail!(
+                "container {}: no such process: container not running",
+                c.id()
+            );
         }
         anyhow::bail!("cannot signal container {}: {}", c.id(), hooks::lower(&e));
     }
@@ -257,10 +282,53 @@ fn destroy(c: &Container) -> Result<()> {
     if let Some(spec) = &spec {
         let poststop = hooks::of_kind(spec, Kind::Poststop);
         if !poststop.is_empty() {
-            if let Err(e) = hooks::run(Kind::Poststop, poststop, &hook_state_json(&c.state, "stopped")) {
+            if let Err(e) = hooks::run(
+                Kind::Poststop,
+                poststop,
+                &hook_state_json(&c.state, "stopped"),
+            ) {
                 crate::logs::warn(&format!("{e:#}"));
             }
         }
     }
     super::remove_dir(&c.dir)
+}
+
+/// Freeze (`pause`) or thaw (`resume`) every process of the container through its cgroup.
+pub fn set_paused(c: &Container, paused: bool) -> Result<()> {
+    status::check(
+        c.id(),
+        c.status(),
+        if paused { Op::Pause } else { Op::Resume },
+    )?;
+    let place = c
+        .state
+        .cgroup
+        .as_ref()
+        .with_context(|| format!("container {} has no cgroup", c.id()))?;
+    cgroups::set_frozen(place, paused)
+}
+
+/// Host pids of every process of the container.
+pub fn pids(c: &Container) -> Result<Vec<i32>> {
+    if c.status() == Status::Stopped {
+        return Ok(Vec::new());
+    }
+    match &c.state.cgroup {
+        Some(place) => cgroups::pids(place),
+        None => Ok(vec![c.state.pid]),
+    }
+}
+
+/// Apply new resources to a live container's cgroup.
+pub fn update(c: &Container, r: &oci_spec::runtime::LinuxResources) -> Result<()> {
+    if c.status() == Status::Stopped {
+        anyhow::bail!("container {} is stopped: container not running", c.id());
+    }
+    let place = c
+        .state
+        .cgroup
+        .as_ref()
+        .with_context(|| format!("container {} has no cgroup", c.id()))?;
+    cgroups::apply(place, r, &[])
 }

@@ -6,13 +6,13 @@ pub mod status;
 
 use anyhow::{bail, Context, Result};
 use serde::{Deserialize, Serialize};
+pub use status::{Op, Status};
 use std::collections::HashMap;
 use std::fs::File;
 use std::io::Write;
 use std::os::fd::AsRawFd;
 use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
-pub use status::{Op, Status};
 
 pub const STATE_FILE: &str = "state.json";
 pub const EXEC_FIFO: &str = "exec.fifo";
@@ -62,7 +62,11 @@ impl State {
         OciState {
             oci_version: OCI_VERSION,
             id: &self.id,
-            pid: if status == Status::Stopped { 0 } else { self.pid },
+            pid: if status == Status::Stopped {
+                0
+            } else {
+                self.pid
+            },
             status: status.as_str(),
             bundle: &self.bundle,
             rootfs: &self.rootfs,
@@ -121,16 +125,16 @@ impl Container {
             _ => anyhow::anyhow!("container {id}: cannot lock {}: {e}", dir.display()),
         })?;
         let state = read_state(&dir).with_context(|| format!("container {id}"))?;
-        Ok(Container { dir, state, _lock: lock })
+        Ok(Container {
+            dir,
+            state,
+            _lock: lock,
+        })
     }
 
     /// The status, derived from the recorded pid and its start time, the exec fifo and the freezer.
     pub fn status(&self) -> Status {
         derive_status(&self.dir, &self.state)
-    }
-
-    pub fn save(&self) -> Result<()> {
-        write_state(&self.dir, &self.state)
     }
 
     pub fn id(&self) -> &str {
@@ -167,9 +171,18 @@ pub fn write_state(dir: &Path, state: &State) -> Result<()> {
 /// Write by temp file + rename so readers never see half a file.
 pub fn write_atomic(path: &Path, data: &[u8], mode: u32) -> Result<()> {
     let name = path.file_name().context("atomic write needs a file name")?;
-    let tmp = path.with_file_name(format!(".{}.tmp{}", name.to_string_lossy(), std::process::id()));
+    let tmp = path.with_file_name(format!(
+        ".{}.tmp{}",
+        name.to_string_lossy(),
+        std::process::id()
+    ));
     let result = (|| -> std::io::Result<()> {
-        let mut f = std::fs::OpenOptions::new().write(true).create(true).truncate(true).mode(mode).open(&tmp)?;
+        let mut f = std::fs::OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .mode(mode)
+            .open(&tmp)?;
         f.write_all(data)?;
         std::fs::rename(&tmp, path)
     })();
@@ -181,7 +194,10 @@ pub fn write_atomic(path: &Path, data: &[u8], mode: u32) -> Result<()> {
 }
 
 fn lock_dir(dir: &Path) -> std::io::Result<File> {
-    let f = std::fs::OpenOptions::new().read(true).custom_flags(libc::O_DIRECTORY | libc::O_CLOEXEC).open(dir)?;
+    let f = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_DIRECTORY | libc::O_CLOEXEC)
+        .open(dir)?;
     // SAFETY: flock on an fd we own.
     if unsafe { libc::flock(f.as_raw_fd(), libc::LOCK_EX) } != 0 {
         return Err(std::io::Error::last_os_error());
@@ -213,8 +229,14 @@ impl NewContainerDir {
             }
             bail!("cannot create {}: {e}", dir.display());
         }
-        let mut guard = NewContainerDir { dir, lock: None, keep: false };
-        guard.lock = Some(lock_dir(&guard.dir).with_context(|| format!("cannot lock {}", guard.dir.display()))?);
+        let mut guard = NewContainerDir {
+            dir,
+            lock: None,
+            keep: false,
+        };
+        guard.lock = Some(
+            lock_dir(&guard.dir).with_context(|| format!("cannot lock {}", guard.dir.display()))?,
+        );
         Ok(guard)
     }
 
@@ -294,14 +316,26 @@ mod tests {
         for ok in ["a", "web-1", "A.b_c+d", "0abc", &"x".repeat(255)] {
             validate_id(ok).unwrap();
         }
-        for bad in ["", "../x", "a/b", ".hidden", "-x", "a b", "a\0b", "é", &"x".repeat(256), ".."] {
+        for bad in [
+            "",
+            "../x",
+            "a/b",
+            ".hidden",
+            "-x",
+            "a b",
+            "a\0b",
+            "é",
+            &"x".repeat(256),
+            "..",
+        ] {
             assert!(validate_id(bad).is_err(), "{bad:?} accepted");
         }
     }
 
     #[test]
     fn stat_parsing_survives_odd_names() {
-        let line = "123 (a) b (c)) S 1 123 123 0 -1 4194560 100 0 0 0 0 0 0 0 20 0 1 0 98765 1000 10";
+        let line =
+            "123 (a) b (c)) S 1 123 123 0 -1 4194560 100 0 0 0 0 0 0 0 20 0 1 0 98765 1000 10";
         assert_eq!(parse_stat(line), Some(('S', 98765)));
         assert_eq!(parse_stat("garbage"), None);
     }

@@ -37,7 +37,6 @@ pub enum Op {
     Delete { force: bool },
     Pause,
     Resume,
-    Exec,
 }
 
 /// May `op` act on a container in `status`? The error texts keep runc's phrases ("container not running",
@@ -54,23 +53,26 @@ pub fn check(id: &str, status: Status, op: Op) -> Result<()> {
         // pause: running -> paused; resume: paused -> running
         Op::Pause => status == Running,
         Op::Resume => status == Paused,
-        // exec joins a live, unfrozen container
-        Op::Exec => matches!(status, Created | Running),
     };
     if ok {
         return Ok(());
     }
     match (op, status) {
-        (Op::Start, Running | Paused) => bail!("container {id} is already started (status {status})"),
-        (Op::Start, Stopped) => bail!("container {id} cannot be started: it has stopped (delete it and create it again)"),
+        (Op::Start, Running | Paused) => {
+            bail!("container {id} is already started (status {status})")
+        }
+        (Op::Start, Stopped) => bail!(
+            "container {id} cannot be started: it has stopped (delete it and create it again)"
+        ),
         (Op::Kill, _) => bail!("container {id} is not running: container not running"),
         (Op::Delete { .. }, _) => {
             bail!("cannot delete container {id} that is not stopped: {status} (use delete --force)")
         }
-        (Op::Pause, _) => bail!("container {id} is not running (status {status}): container not running"),
+        (Op::Pause, _) => {
+            bail!("container {id} is not running (status {status}): container not running")
+        }
         (Op::Resume, _) => bail!("container {id} is not paused (status {status})"),
-        (Op::Exec, _) => bail!("cannot exec in a {status} container {id}"),
-        _ => bail!("container {id}: operation not allowed while {status}"),
+        (Op::Start, Created) => unreachable!("start of a created container is allowed"),
     }
 }
 
@@ -85,21 +87,23 @@ mod tests {
         for s in [Running, Paused, Stopped] {
             assert!(check("c", s, Op::Start).is_err());
         }
-        assert!(check("c", Stopped, Op::Kill).unwrap_err().to_string().contains("container not running"));
+        assert!(check("c", Stopped, Op::Kill)
+            .unwrap_err()
+            .to_string()
+            .contains("container not running"));
         for s in [Created, Running, Paused] {
             assert!(check("c", s, Op::Kill).is_ok());
         }
         assert!(check("c", Stopped, Op::Delete { force: false }).is_ok());
         assert!(check("c", Created, Op::Delete { force: false }).is_ok());
-        let e = check("c", Running, Op::Delete { force: false }).unwrap_err().to_string();
+        let e = check("c", Running, Op::Delete { force: false })
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("not stopped: running"), "{e}");
         assert!(check("c", Running, Op::Delete { force: true }).is_ok());
         assert!(check("c", Running, Op::Pause).is_ok());
         assert!(check("c", Paused, Op::Pause).is_err());
         assert!(check("c", Paused, Op::Resume).is_ok());
         assert!(check("c", Running, Op::Resume).is_err());
-        assert!(check("c", Paused, Op::Exec).is_err());
-        assert!(check("c", Stopped, Op::Exec).is_err());
-        assert!(check("c", Running, Op::Exec).is_ok());
     }
 }

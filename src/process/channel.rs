@@ -23,8 +23,13 @@ pub struct Channel {
 }
 
 pub fn pair() -> Result<(Channel, Channel)> {
-    let (a, b) = socketpair(AddressFamily::Unix, SockType::SeqPacket, None, SockFlag::SOCK_CLOEXEC)
-        .map_err(|e| anyhow::anyhow!("cannot create sync socket: {e}"))?;
+    let (a, b) = socketpair(
+        AddressFamily::Unix,
+        SockType::SeqPacket,
+        None,
+        SockFlag::SOCK_CLOEXEC,
+    )
+    .map_err(|e| anyhow::anyhow!("cannot create sync socket: {e}"))?;
     Ok((Channel { fd: a }, Channel { fd: b }))
 }
 
@@ -34,7 +39,14 @@ impl Channel {
         buf.push(tag);
         buf.extend_from_slice(payload);
         // SAFETY: send on a socket we own, from a valid buffer.
-        let n = unsafe { libc::send(self.fd.as_raw_fd(), buf.as_ptr().cast(), buf.len(), libc::MSG_NOSIGNAL) };
+        let n = unsafe {
+            libc::send(
+                self.fd.as_raw_fd(),
+                buf.as_ptr().cast(),
+                buf.len(),
+                libc::MSG_NOSIGNAL,
+            )
+        };
         if n < 0 {
             bail!("sync socket: {}", std::io::Error::last_os_error());
         }
@@ -46,7 +58,8 @@ impl Channel {
         let mut buf = vec![0u8; MAX_MESSAGE];
         loop {
             // SAFETY: recv into a buffer of the stated size.
-            let n = unsafe { libc::recv(self.fd.as_raw_fd(), buf.as_mut_ptr().cast(), buf.len(), 0) };
+            let n =
+                unsafe { libc::recv(self.fd.as_raw_fd(), buf.as_mut_ptr().cast(), buf.len(), 0) };
             if n < 0 {
                 let e = std::io::Error::last_os_error();
                 if e.raw_os_error() == Some(libc::EINTR) {

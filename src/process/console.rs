@@ -2,18 +2,30 @@
 //! (SCM_RIGHTS) and makes the slave its controlling terminal and stdio.
 
 use anyhow::{bail, Context, Result};
-use nix::sys::socket::{connect, sendmsg, socket, AddressFamily, ControlMessage, MsgFlags, SockFlag, SockType, UnixAddr};
+use nix::sys::socket::{
+    connect, sendmsg, socket, AddressFamily, ControlMessage, MsgFlags, SockFlag, SockType, UnixAddr,
+};
 use std::io::IoSlice;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 use std::path::Path;
 
 /// Connect to the console socket before the fork, so a bad path fails create early and cleanly.
 pub fn connect_socket(path: &Path) -> Result<OwnedFd> {
-    let fd = socket(AddressFamily::Unix, SockType::Stream, SockFlag::SOCK_CLOEXEC, None)
-        .context("cannot create console socket")?;
-    let addr = UnixAddr::new(path).with_context(|| format!("--console-socket {}: bad path", path.display()))?;
+    let fd = socket(
+        AddressFamily::Unix,
+        SockType::Stream,
+        SockFlag::SOCK_CLOEXEC,
+        None,
+    )
+    .context("cannot create console socket")?;
+    let addr = UnixAddr::new(path)
+        .with_context(|| format!("--console-socket {}: bad path", path.display()))?;
     connect(fd.as_raw_fd(), &addr).map_err(|e| {
-        anyhow::anyhow!("--console-socket {}: cannot connect: {}", path.display(), e.desc().to_lowercase())
+        anyhow::anyhow!(
+            "--console-socket {}: cannot connect: {}",
+            path.display(),
+            e.desc().to_lowercase()
+        )
     })?;
     Ok(fd)
 }
@@ -32,7 +44,13 @@ pub fn setup_pty(socket: RawFd, size: Option<(u16, u16)>) -> Result<()> {
     }
     let mut peer = 0i32;
     // TIOCGPTPEER opens the slave through the master, so no path lookup can be redirected.
-    let slave = unsafe { libc::ioctl(master.as_raw_fd(), libc::TIOCGPTPEER, libc::O_RDWR | libc::O_NOCTTY) };
+    let slave = unsafe {
+        libc::ioctl(
+            master.as_raw_fd(),
+            libc::TIOCGPTPEER,
+            libc::O_RDWR | libc::O_NOCTTY,
+        )
+    };
     let slave = if slave >= 0 {
         unsafe { OwnedFd::from_raw_fd(slave) }
     } else {
@@ -47,23 +65,40 @@ pub fn setup_pty(socket: RawFd, size: Option<(u16, u16)>) -> Result<()> {
         unsafe { OwnedFd::from_raw_fd(fd) }
     };
     if let Some((rows, cols)) = size {
-        let ws = libc::winsize { ws_row: rows, ws_col: cols, ws_xpixel: 0, ws_ypixel: 0 };
+        let ws = libc::winsize {
+            ws_row: rows,
+            ws_col: cols,
+            ws_xpixel: 0,
+            ws_ypixel: 0,
+        };
         unsafe { libc::ioctl(slave.as_raw_fd(), libc::TIOCSWINSZ, &ws) };
     }
     let fds = [master.as_raw_fd()];
     let cmsg = [ControlMessage::ScmRights(&fds)];
     let name = b"/dev/ptmx";
-    sendmsg::<()>(socket, &[IoSlice::new(name)], &cmsg, MsgFlags::empty(), None)
-        .map_err(|e| anyhow::anyhow!("cannot send pty master to the console socket: {e}"))?;
+    sendmsg::<()>(
+        socket,
+        &[IoSlice::new(name)],
+        &cmsg,
+        MsgFlags::empty(),
+        None,
+    )
+    .map_err(|e| anyhow::anyhow!("cannot send pty master to the console socket: {e}"))?;
     drop(master);
     // SAFETY: make the slave the controlling terminal of our (new) session and our stdio.
     unsafe {
         if libc::ioctl(slave.as_raw_fd(), libc::TIOCSCTTY, 0) != 0 {
-            bail!("cannot set controlling terminal: {}", std::io::Error::last_os_error());
+            bail!(
+                "cannot set controlling terminal: {}",
+                std::io::Error::last_os_error()
+            );
         }
         for target in 0..3 {
             if libc::dup2(slave.as_raw_fd(), target) < 0 {
-                bail!("cannot dup pty to fd {target}: {}", std::io::Error::last_os_error());
+                bail!(
+                    "cannot dup pty to fd {target}: {}",
+                    std::io::Error::last_os_error()
+                );
             }
         }
     }
@@ -73,7 +108,13 @@ pub fn setup_pty(socket: RawFd, size: Option<(u16, u16)>) -> Result<()> {
         if std::fs::symlink_metadata(console).is_err() {
             let _ = std::fs::File::create(console);
         }
-        let _ = nix::mount::mount(Some(&name), console, None::<&str>, nix::mount::MsFlags::MS_BIND, None::<&str>);
+        let _ = nix::mount::mount(
+            Some(&name),
+            console,
+            None::<&str>,
+            nix::mount::MsFlags::MS_BIND,
+            None::<&str>,
+        );
     }
     Ok(())
 }

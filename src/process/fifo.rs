@@ -26,7 +26,13 @@ pub fn create(dir: &Path) -> Result<()> {
 pub fn wait_for_start(dir_fd: i32) -> Result<()> {
     let fd = loop {
         // SAFETY: openat relative to the state-dir fd we hold; the fd is owned right after.
-        let fd = unsafe { libc::openat(dir_fd, c"exec.fifo".as_ptr(), libc::O_WRONLY | libc::O_CLOEXEC) };
+        let fd = unsafe {
+            libc::openat(
+                dir_fd,
+                c"exec.fifo".as_ptr(),
+                libc::O_WRONLY | libc::O_CLOEXEC,
+            )
+        };
         if fd >= 0 {
             break unsafe { OwnedFd::from_raw_fd(fd) };
         }
@@ -37,7 +43,10 @@ pub fn wait_for_start(dir_fd: i32) -> Result<()> {
     };
     // SAFETY: write one byte from a static buffer.
     if unsafe { libc::write(fd.as_raw_fd(), b"0".as_ptr().cast(), 1) } != 1 {
-        bail!("cannot write exec fifo: {}", std::io::Error::last_os_error());
+        bail!(
+            "cannot write exec fifo: {}",
+            std::io::Error::last_os_error()
+        );
     }
     Ok(())
 }
@@ -52,7 +61,11 @@ pub fn release(dir: &Path, alive: impl Fn() -> bool) -> Result<()> {
         .open(&path)
         .with_context(|| format!("cannot open {}", path.display()))?;
     loop {
-        let mut pfd = libc::pollfd { fd: file.as_raw_fd(), events: libc::POLLIN, revents: 0 };
+        let mut pfd = libc::pollfd {
+            fd: file.as_raw_fd(),
+            events: libc::POLLIN,
+            revents: 0,
+        };
         // SAFETY: one valid pollfd.
         let n = unsafe { libc::poll(&mut pfd, 1, 50) };
         if n > 0 && pfd.revents & libc::POLLIN != 0 {

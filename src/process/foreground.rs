@@ -5,7 +5,15 @@
 use anyhow::{bail, Result};
 
 /// Signals that describe a fault of brig itself are never blocked.
-const NOT_BLOCKED: &[i32] = &[libc::SIGSEGV, libc::SIGBUS, libc::SIGILL, libc::SIGFPE, libc::SIGTRAP, libc::SIGABRT, libc::SIGSYS];
+const NOT_BLOCKED: &[i32] = &[
+    libc::SIGSEGV,
+    libc::SIGBUS,
+    libc::SIGILL,
+    libc::SIGFPE,
+    libc::SIGTRAP,
+    libc::SIGABRT,
+    libc::SIGSYS,
+];
 
 pub struct Blocked {
     set: libc::sigset_t,

@@ -30,7 +30,12 @@ fn setup_and_exec(cfg: &InitConfig, prep: &Prepared, chan: &Channel) -> Result<I
     reset_signals();
     // Whatever else brig had open (the state-dir lock above all: start must be able to take it) goes now.
     let console_fd = prep.console.as_ref().map_or(-1, |c| c.as_raw_fd());
-    let own = [chan.raw(), prep.state_dir_fd.as_raw_fd(), console_fd, crate::logs::raw_fd()];
+    let own = [
+        chan.raw(),
+        prep.state_dir_fd.as_raw_fd(),
+        console_fd,
+        crate::logs::raw_fd(),
+    ];
     close_other_fds(3 + cfg.preserve_fds as i32, &own);
     // SAFETY: umask cannot fail. Nodes and files made during setup get exactly the modes asked for.
     unsafe { libc::umask(0) };
@@ -41,19 +46,24 @@ fn setup_and_exec(cfg: &InitConfig, prep: &Prepared, chan: &Channel) -> Result<I
 
     // Namespaces the parent could not hand us ready-made.
     if let Some(path) = &prep.ns.join_user_in_init {
-        let f = std::fs::File::open(path).with_context(|| format!("user namespace {}: cannot open", path.display()))?;
-        nix::sched::setns(f, CloneFlags::CLONE_NEWUSER).with_context(|| format!("user namespace {}: cannot join", path.display()))?;
+        let f = std::fs::File::open(path)
+            .with_context(|| format!("user namespace {}: cannot open", path.display()))?;
+        nix::sched::setns(f, CloneFlags::CLONE_NEWUSER)
+            .with_context(|| format!("user namespace {}: cannot join", path.display()))?;
     }
     if !prep.ns.unshare_in_init.is_empty() {
         nix::sched::unshare(prep.ns.unshare_in_init).context("cannot create namespaces")?;
     }
     if prep.ns.in_userns {
         // Become root of the user namespace (the maps are written by now).
-        nix::unistd::setresgid(0.into(), 0.into(), 0.into()).context("cannot become gid 0 in the user namespace")?;
-        nix::unistd::setresuid(0.into(), 0.into(), 0.into()).context("cannot become uid 0 in the user namespace")?;
+        nix::unistd::setresgid(0.into(), 0.into(), 0.into())
+            .context("cannot become gid 0 in the user namespace")?;
+        nix::unistd::setresuid(0.into(), 0.into(), 0.into())
+            .context("cannot become uid 0 in the user namespace")?;
     }
     if let Some(adj) = process.oom_score_adj() {
-        std::fs::write("/proc/self/oom_score_adj", adj.to_string()).context("process.oomScoreAdj")?;
+        std::fs::write("/proc/self/oom_score_adj", adj.to_string())
+            .context("process.oomScoreAdj")?;
     }
     if let Some(h) = cfg.spec.hostname().as_deref().filter(|h| !h.is_empty()) {
         nix::unistd::sethostname(h).context("cannot set hostname")?;
@@ -78,7 +88,11 @@ fn setup_and_exec(cfg: &InitConfig, prep: &Prepared, chan: &Channel) -> Result<I
         chan.send(channel::RUN_HOOKS, &[])?;
         chan.expect(channel::HOOKS_DONE)?;
     }
-    hooks::run(hooks::Kind::CreateContainer, hooks::of_kind(cfg.spec, hooks::Kind::CreateContainer), creating_state.as_bytes())?;
+    hooks::run(
+        hooks::Kind::CreateContainer,
+        hooks::of_kind(cfg.spec, hooks::Kind::CreateContainer),
+        creating_state.as_bytes(),
+    )?;
     rootfs::pivot(cfg.rootfs, cfg.no_pivot)?;
     rootfs::finalize(cfg.spec, prep.ns.in_userns)?;
 
@@ -96,7 +110,11 @@ fn setup_and_exec(cfg: &InitConfig, prep: &Prepared, chan: &Channel) -> Result<I
     // SAFETY: umask cannot fail.
     unsafe { libc::umask(user.umask().unwrap_or(0o022) as libc::mode_t) };
     nix::unistd::chdir(process.cwd()).map_err(|e| {
-        anyhow::anyhow!("process.cwd {}: cannot enter: {}", process.cwd().display(), e.desc().to_lowercase())
+        anyhow::anyhow!(
+            "process.cwd {}: cannot enter: {}",
+            process.cwd().display(),
+            e.desc().to_lowercase()
+        )
     })?;
     if process.no_new_privileges().unwrap_or(false) {
         security::set_no_new_privs()?;
@@ -107,14 +125,25 @@ fn setup_and_exec(cfg: &InitConfig, prep: &Prepared, chan: &Channel) -> Result<I
         env.push(format!("HOME={}", security::user::home_of(user.uid())));
     }
     let exe = find_executable(&prep.args, &env)?;
-    let envp = env.iter().map(|e| CString::new(e.as_str())).collect::<Result<Vec<_>, _>>()?;
+    let envp = env
+        .iter()
+        .map(|e| CString::new(e.as_str()))
+        .collect::<Result<Vec<_>, _>>()?;
     close_fds_on_exec(cfg.preserve_fds, &own);
 
     chan.send(channel::READY, &[])?;
     fifo::wait_for_start(prep.state_dir_fd.as_raw_fd())?;
-    hooks::run(hooks::Kind::StartContainer, hooks::of_kind(cfg.spec, hooks::Kind::StartContainer), created_state.as_bytes())?;
+    hooks::run(
+        hooks::Kind::StartContainer,
+        hooks::of_kind(cfg.spec, hooks::Kind::StartContainer),
+        created_state.as_bytes(),
+    )?;
     let err = nix::unistd::execve(&exe, &prep.args, &envp).unwrap_err();
-    bail!("exec {}: {}", exe.to_string_lossy(), err.desc().to_lowercase())
+    bail!(
+        "exec {}: {}",
+        exe.to_string_lossy(),
+        err.desc().to_lowercase()
+    )
 }
 
 /// Default dispositions and an empty mask: Rust ignores SIGPIPE and a foreground `run` blocks the signals it
@@ -166,16 +195,27 @@ fn find_executable(args: &[CString], env: &[String]) -> Result<CString> {
     for dir in path.split(':').filter(|d| !d.is_empty()) {
         let candidate = PathBuf::from(dir).join(&name);
         if check_executable(&candidate, &name).is_ok() {
-            return Ok(CString::new(candidate.into_os_string().into_encoded_bytes())?);
+            return Ok(CString::new(
+                candidate.into_os_string().into_encoded_bytes(),
+            )?);
         }
     }
     bail!("exec: \"{name}\": executable file not found in $PATH")
 }
 
 fn check_executable(p: &Path, name: &str) -> Result<()> {
-    let meta = std::fs::metadata(p).map_err(|e| anyhow::anyhow!("exec: \"{name}\": stat {}: {}", p.display(), hooks::lower(&e)))?;
+    let meta = std::fs::metadata(p).map_err(|e| {
+        anyhow::anyhow!(
+            "exec: \"{name}\": stat {}: {}",
+            p.display(),
+            hooks::lower(&e)
+        )
+    })?;
     if meta.is_dir() {
-        bail!("exec: \"{name}\": {} is a directory: permission denied", p.display());
+        bail!(
+            "exec: \"{name}\": {} is a directory: permission denied",
+            p.display()
+        );
     }
     let c = CString::new(p.as_os_str().as_encoded_bytes())?;
     // SAFETY: faccessat with a valid path, checking the effective ids we will exec with.
@@ -193,7 +233,14 @@ fn close_other_fds(first: i32, keep: &[i32]) {
     for fd in keep.into_iter().chain(std::iter::once(i32::MAX)) {
         if fd > lo {
             // SAFETY: closing fds this process does not use; close_range ignores unopened ones.
-            unsafe { libc::syscall(libc::SYS_close_range, lo as libc::c_uint, (fd - 1) as libc::c_uint, 0) };
+            unsafe {
+                libc::syscall(
+                    libc::SYS_close_range,
+                    lo as libc::c_uint,
+                    (fd - 1) as libc::c_uint,
+                    0,
+                )
+            };
         }
         lo = fd.saturating_add(1);
     }
@@ -206,9 +253,18 @@ fn close_fds_on_exec(preserve: u32, own: &[i32]) {
     // SAFETY: close_range with CLOSE_RANGE_CLOEXEC only marks fds; fcntl on fds in the preserved range.
     unsafe {
         const CLOSE_RANGE_CLOEXEC: libc::c_uint = 1 << 2;
-        if libc::syscall(libc::SYS_close_range, first, libc::c_uint::MAX, CLOSE_RANGE_CLOEXEC) != 0 {
+        if libc::syscall(
+            libc::SYS_close_range,
+            first,
+            libc::c_uint::MAX,
+            CLOSE_RANGE_CLOEXEC,
+        ) != 0
+        {
             if let Ok(dir) = std::fs::read_dir("/proc/self/fd") {
-                let fds: Vec<i32> = dir.flatten().filter_map(|e| e.file_name().to_str()?.parse().ok()).collect();
+                let fds: Vec<i32> = dir
+                    .flatten()
+                    .filter_map(|e| e.file_name().to_str()?.parse().ok())
+                    .collect();
                 for fd in fds.into_iter().filter(|fd| *fd >= first as i32) {
                     libc::fcntl(fd, libc::F_SETFD, libc::FD_CLOEXEC);
                 }

@@ -58,7 +58,11 @@ pub(crate) struct Prepared {
 }
 
 fn prepare(cfg: &InitConfig) -> Result<Prepared> {
-    let process = cfg.spec.process().as_ref().context("config.json: process is missing")?;
+    let process = cfg
+        .spec
+        .process()
+        .as_ref()
+        .context("config.json: process is missing")?;
     let args = process
         .args()
         .iter()
@@ -74,16 +78,29 @@ fn prepare(cfg: &InitConfig) -> Result<Prepared> {
     let terminal = process.terminal().unwrap_or(false);
     let console = match (terminal, cfg.console_socket) {
         (true, Some(path)) => Some(console::connect_socket(path)?),
-        (true, None) => bail!("process.terminal is true: a --console-socket is needed to receive the terminal"),
+        (true, None) => {
+            bail!("process.terminal is true: a --console-socket is needed to receive the terminal")
+        }
         (false, Some(_)) => bail!("--console-socket was given but process.terminal is false"),
         (false, None) => None,
     };
-    let console_size = process.console_size().map(|b| (b.height() as u16, b.width() as u16));
+    let console_size = process
+        .console_size()
+        .map(|b| (b.height() as u16, b.width() as u16));
     let dir = std::ffi::CString::new(cfg.state_dir.as_os_str().as_encoded_bytes())?;
     // SAFETY: open(2) on a path we created; owned right away.
-    let fd = unsafe { libc::open(dir.as_ptr(), libc::O_PATH | libc::O_DIRECTORY | libc::O_CLOEXEC) };
+    let fd = unsafe {
+        libc::open(
+            dir.as_ptr(),
+            libc::O_PATH | libc::O_DIRECTORY | libc::O_CLOEXEC,
+        )
+    };
     if fd < 0 {
-        bail!("cannot open {}: {}", cfg.state_dir.display(), std::io::Error::last_os_error());
+        bail!(
+            "cannot open {}: {}",
+            cfg.state_dir.display(),
+            std::io::Error::last_os_error()
+        );
     }
     let state_dir_fd = unsafe { OwnedFd::from_raw_fd(fd) };
     Ok(Prepared {
@@ -129,7 +146,16 @@ pub fn spawn_init(cfg: &InitConfig, sup: &mut dyn Supervisor) -> Result<i32> {
     let saved = namespaces::enter_for_clone(&prep.ns)?;
     // SAFETY: a fork-like clone (no new stack) of a single-threaded process; the child runs init::run and
     // never returns.
-    let pid = unsafe { libc::syscall(libc::SYS_clone, flags.bits() as libc::c_ulong | libc::SIGCHLD as libc::c_ulong, 0usize, 0usize, 0usize, 0usize) };
+    let pid = unsafe {
+        libc::syscall(
+            libc::SYS_clone,
+            flags.bits() as libc::c_ulong | libc::SIGCHLD as libc::c_ulong,
+            0usize,
+            0usize,
+            0usize,
+            0usize,
+        )
+    };
     if pid == 0 {
         drop(parent_end);
         init::run(cfg, &prep, &init_end);
@@ -153,7 +179,13 @@ pub fn spawn_init(cfg: &InitConfig, sup: &mut dyn Supervisor) -> Result<i32> {
     Ok(pid)
 }
 
-fn drive(cfg: &InitConfig, prep: &Prepared, chan: &channel::Channel, sup: &mut dyn Supervisor, pid: i32) -> Result<()> {
+fn drive(
+    cfg: &InitConfig,
+    prep: &Prepared,
+    chan: &channel::Channel,
+    sup: &mut dyn Supervisor,
+    pid: i32,
+) -> Result<()> {
     if prep.ns.new_user {
         write_id_maps(cfg.spec, pid)?;
     }
@@ -181,17 +213,32 @@ fn drive(cfg: &InitConfig, prep: &Prepared, chan: &channel::Channel, sup: &mut d
 }
 
 fn write_id_maps(spec: &Spec, pid: i32) -> Result<()> {
-    let linux = spec.linux().as_ref().context("user namespace without linux section")?;
+    let linux = spec
+        .linux()
+        .as_ref()
+        .context("user namespace without linux section")?;
     let fmt = |maps: &Option<Vec<oci_spec::runtime::LinuxIdMapping>>| -> String {
         maps.iter()
             .flatten()
             .map(|m| format!("{} {} {}\n", m.container_id(), m.host_id(), m.size()))
             .collect()
     };
-    for (file, text) in [("uid_map", fmt(linux.uid_mappings())), ("gid_map", fmt(linux.gid_mappings()))] {
+    for (file, text) in [
+        ("uid_map", fmt(linux.uid_mappings())),
+        ("gid_map", fmt(linux.gid_mappings())),
+    ] {
         let path = format!("/proc/{pid}/{file}");
-        std::fs::write(&path, &text)
-            .map_err(|e| anyhow::anyhow!("linux.{}: cannot write {path}: {}", if file == "uid_map" { "uidMappings" } else { "gidMappings" }, crate::hooks::lower(&e)))?;
+        std::fs::write(&path, &text).map_err(|e| {
+            anyhow::anyhow!(
+                "linux.{}: cannot write {path}: {}",
+                if file == "uid_map" {
+                    "uidMappings"
+                } else {
+                    "gidMappings"
+                },
+                crate::hooks::lower(&e)
+            )
+        })?;
     }
     Ok(())
 }

@@ -53,7 +53,11 @@ pub fn proc_name(f: CloneFlags) -> &'static str {
 }
 
 pub fn plan(spec: &Spec) -> NamespacePlan {
-    let list = spec.linux().as_ref().and_then(|l| l.namespaces().clone()).unwrap_or_default();
+    let list = spec
+        .linux()
+        .as_ref()
+        .and_then(|l| l.namespaces().clone())
+        .unwrap_or_default();
     let user = list.iter().find(|n| n.typ() == LinuxNamespaceType::User);
     let mut p = NamespacePlan {
         clone_flags: CloneFlags::empty(),
@@ -63,8 +67,12 @@ pub fn plan(spec: &Spec) -> NamespacePlan {
         new_time: false,
         new_user: user.is_some_and(|u| u.path().is_none()),
         in_userns: user.is_some(),
-        own_pid: list.iter().any(|n| n.typ() == LinuxNamespaceType::Pid && n.path().is_none()),
-        own_cgroup: list.iter().any(|n| n.typ() == LinuxNamespaceType::Cgroup && n.path().is_none()),
+        own_pid: list
+            .iter()
+            .any(|n| n.typ() == LinuxNamespaceType::Pid && n.path().is_none()),
+        own_cgroup: list
+            .iter()
+            .any(|n| n.typ() == LinuxNamespaceType::Cgroup && n.path().is_none()),
     };
     let user_joined = p.join_user_in_init.is_some();
     for ns in &list {
@@ -95,10 +103,19 @@ pub struct Saved {
 
 /// Enter the namespaces to be joined (and unshare a new time namespace) for the clone that follows.
 pub fn enter_for_clone(p: &NamespacePlan) -> Result<Saved> {
-    let mut saved = Saved { ns: Vec::new(), cwd: File::open(".").context("cannot open the current directory")? };
+    let mut saved = Saved {
+        ns: Vec::new(),
+        cwd: File::open(".").context("cannot open the current directory")?,
+    };
     let mut targets = Vec::new();
     for (f, path) in &p.join_in_parent {
-        let target = File::open(path).with_context(|| format!("{} namespace {}: cannot open", proc_name(*f), path.display()))?;
+        let target = File::open(path).with_context(|| {
+            format!(
+                "{} namespace {}: cannot open",
+                proc_name(*f),
+                path.display()
+            )
+        })?;
         targets.push((*f, path, target));
     }
     let time = CloneFlags::from_bits_retain(libc::CLONE_NEWTIME);
@@ -107,11 +124,19 @@ pub fn enter_for_clone(p: &NamespacePlan) -> Result<Saved> {
         saved.ns.push((*f, own));
         nix::sched::setns(target, *f).map_err(|e| {
             let _ = leave(&saved);
-            anyhow::anyhow!("{} namespace {}: cannot join: {}", proc_name(*f), path.display(), e.desc().to_lowercase())
+            anyhow::anyhow!(
+                "{} namespace {}: cannot join: {}",
+                proc_name(*f),
+                path.display(),
+                e.desc().to_lowercase()
+            )
         })?;
     }
     if p.new_time {
-        saved.ns.push((time, File::open("/proc/self/ns/time").context("this kernel has no time namespaces")?));
+        saved.ns.push((
+            time,
+            File::open("/proc/self/ns/time").context("this kernel has no time namespaces")?,
+        ));
         nix::sched::unshare(time).context("cannot create a time namespace")?;
     }
     Ok(saved)
@@ -120,7 +145,8 @@ pub fn enter_for_clone(p: &NamespacePlan) -> Result<Saved> {
 /// Return to the parent's own namespaces and working directory.
 pub fn leave(saved: &Saved) -> Result<()> {
     for (f, own) in saved.ns.iter().rev() {
-        nix::sched::setns(own, *f).with_context(|| format!("cannot return to own {} namespace", proc_name(*f)))?;
+        nix::sched::setns(own, *f)
+            .with_context(|| format!("cannot return to own {} namespace", proc_name(*f)))?;
     }
     nix::unistd::fchdir(&saved.cwd).context("cannot return to the working directory")?;
     Ok(())
@@ -138,29 +164,45 @@ mod tests {
 
     #[test]
     fn plain_namespaces_come_from_clone() {
-        let p = plan(&spec(serde_json::json!([{"type": "pid"}, {"type": "mount"}, {"type": "cgroup"}])));
-        assert_eq!(p.clone_flags, CloneFlags::CLONE_NEWPID | CloneFlags::CLONE_NEWNS);
+        let p = plan(&spec(
+            serde_json::json!([{"type": "pid"}, {"type": "mount"}, {"type": "cgroup"}]),
+        ));
+        assert_eq!(
+            p.clone_flags,
+            CloneFlags::CLONE_NEWPID | CloneFlags::CLONE_NEWNS
+        );
         assert_eq!(p.unshare_in_init, CloneFlags::CLONE_NEWCGROUP);
         assert!(p.own_pid && p.own_cgroup && !p.in_userns);
     }
 
     #[test]
     fn joined_by_path_in_parent() {
-        let p = plan(&spec(serde_json::json!([{"type": "network", "path": "/proc/1/ns/net"}, {"type": "mount"}])));
-        assert_eq!(p.join_in_parent, vec![(CloneFlags::CLONE_NEWNET, PathBuf::from("/proc/1/ns/net"))]);
+        let p = plan(&spec(
+            serde_json::json!([{"type": "network", "path": "/proc/1/ns/net"}, {"type": "mount"}]),
+        ));
+        assert_eq!(
+            p.join_in_parent,
+            vec![(CloneFlags::CLONE_NEWNET, PathBuf::from("/proc/1/ns/net"))]
+        );
         assert_eq!(p.clone_flags, CloneFlags::CLONE_NEWNS);
     }
 
     #[test]
     fn new_user_namespace_owns_the_others() {
-        let p = plan(&spec(serde_json::json!([{"type": "user"}, {"type": "mount"}, {"type": "pid"}])));
-        assert!(p.clone_flags.contains(CloneFlags::CLONE_NEWUSER | CloneFlags::CLONE_NEWNS | CloneFlags::CLONE_NEWPID));
+        let p = plan(&spec(
+            serde_json::json!([{"type": "user"}, {"type": "mount"}, {"type": "pid"}]),
+        ));
+        assert!(p.clone_flags.contains(
+            CloneFlags::CLONE_NEWUSER | CloneFlags::CLONE_NEWNS | CloneFlags::CLONE_NEWPID
+        ));
         assert!(p.new_user && p.in_userns);
     }
 
     #[test]
     fn joined_user_namespace_unshares_in_init() {
-        let p = plan(&spec(serde_json::json!([{"type": "user", "path": "/proc/1/ns/user"}, {"type": "mount"}])));
+        let p = plan(&spec(
+            serde_json::json!([{"type": "user", "path": "/proc/1/ns/user"}, {"type": "mount"}]),
+        ));
         assert_eq!(p.clone_flags, CloneFlags::empty());
         assert_eq!(p.unshare_in_init, CloneFlags::CLONE_NEWNS);
         assert_eq!(p.join_user_in_init, Some(PathBuf::from("/proc/1/ns/user")));

@@ -42,7 +42,15 @@ pub fn create_all(rootfs: &Path, devices: &[LinuxDevice], in_userns: bool) -> Re
         if devices.iter().any(|d| d.path() == Path::new(path)) {
             continue;
         }
-        let node = Node { path: Path::new(path), kind: SFlag::S_IFCHR, major, minor, mode: 0o666, uid: 0, gid: 0 };
+        let node = Node {
+            path: Path::new(path),
+            kind: SFlag::S_IFCHR,
+            major,
+            minor,
+            mode: 0o666,
+            uid: 0,
+            gid: 0,
+        };
         create_node(rootfs, &node, in_userns)?;
     }
     for d in devices {
@@ -50,10 +58,16 @@ pub fn create_all(rootfs: &Path, devices: &[LinuxDevice], in_userns: bool) -> Re
             LinuxDeviceType::C | LinuxDeviceType::U => SFlag::S_IFCHR,
             LinuxDeviceType::B => SFlag::S_IFBLK,
             LinuxDeviceType::P => SFlag::S_IFIFO,
-            LinuxDeviceType::A => bail!("linux.devices {}: type \"a\" is not a device node", d.path().display()),
+            LinuxDeviceType::A => bail!(
+                "linux.devices {}: type \"a\" is not a device node",
+                d.path().display()
+            ),
         };
         if !d.path().starts_with("/dev") {
-            bail!("linux.devices {}: devices must be under /dev", d.path().display());
+            bail!(
+                "linux.devices {}: devices must be under /dev",
+                d.path().display()
+            );
         }
         let node = Node {
             path: d.path(),
@@ -83,18 +97,31 @@ pub fn create_all(rootfs: &Path, devices: &[LinuxDevice], in_userns: bool) -> Re
 fn create_node(rootfs: &Path, node: &Node, in_userns: bool) -> Result<()> {
     let at = resolve_in_root(rootfs, node.path)?;
     if let Some(parent) = at.parent() {
-        std::fs::create_dir_all(parent).with_context(|| format!("cannot create {}", parent.display()))?;
+        std::fs::create_dir_all(parent)
+            .with_context(|| format!("cannot create {}", parent.display()))?;
     }
     let _ = std::fs::remove_file(&at);
     if in_userns {
         // Bind the host's node: the kernel refuses mknod in a user namespace.
-        std::fs::File::create(&at).with_context(|| format!("cannot create {}", node.path.display()))?;
-        mount(Some(node.path), &at, Some("bind"), MsFlags::MS_BIND, None::<&str>)
-            .with_context(|| format!("cannot bind device {}", node.path.display()))?;
+        std::fs::File::create(&at)
+            .with_context(|| format!("cannot create {}", node.path.display()))?;
+        mount(
+            Some(node.path),
+            &at,
+            Some("bind"),
+            MsFlags::MS_BIND,
+            None::<&str>,
+        )
+        .with_context(|| format!("cannot bind device {}", node.path.display()))?;
         return Ok(());
     }
-    mknod(&at, node.kind, Mode::from_bits_truncate(node.mode), makedev(node.major, node.minor))
-        .with_context(|| format!("cannot create device {}", node.path.display()))?;
+    mknod(
+        &at,
+        node.kind,
+        Mode::from_bits_truncate(node.mode),
+        makedev(node.major, node.minor),
+    )
+    .with_context(|| format!("cannot create device {}", node.path.display()))?;
     nix::unistd::chown(&at, Some(node.uid.into()), Some(node.gid.into()))
         .with_context(|| format!("cannot chown device {}", node.path.display()))?;
     Ok(())

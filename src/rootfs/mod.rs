@@ -31,17 +31,30 @@ pub fn prepare(ctx: &RootfsContext) -> Result<()> {
         .and_then(propagation_flag)
         .unwrap_or(MsFlags::MS_SLAVE | MsFlags::MS_REC);
     // Keep the container's mounts from propagating back to the host.
-    mount(None::<&str>, "/", None::<&str>, propagation | MsFlags::MS_REC, None::<&str>)
-        .context("cannot set propagation of /")?;
+    mount(
+        None::<&str>,
+        "/",
+        None::<&str>,
+        propagation | MsFlags::MS_REC,
+        None::<&str>,
+    )
+    .context("cannot set propagation of /")?;
     // The rootfs must be a mount point for pivot_root.
-    mount(Some(ctx.rootfs), ctx.rootfs, Some("bind"), MsFlags::MS_BIND | MsFlags::MS_REC, None::<&str>)
-        .with_context(|| format!("cannot bind mount rootfs {}", ctx.rootfs.display()))?;
+    mount(
+        Some(ctx.rootfs),
+        ctx.rootfs,
+        Some("bind"),
+        MsFlags::MS_BIND | MsFlags::MS_REC,
+        None::<&str>,
+    )
+    .with_context(|| format!("cannot bind mount rootfs {}", ctx.rootfs.display()))?;
     let mounts = ctx.spec.mounts().as_deref().unwrap_or(&[]);
     for m in mounts {
         mount_one(ctx, m).with_context(|| format!("mount {}", m.destination().display()))?;
     }
     let dev_is_bound = mounts.iter().any(|m| {
-        m.destination() == Path::new("/dev") && options::parse(m.options().as_deref().unwrap_or(&[])).is_bind()
+        m.destination() == Path::new("/dev")
+            && options::parse(m.options().as_deref().unwrap_or(&[])).is_bind()
     });
     if !dev_is_bound {
         let devs = linux.and_then(|l| l.devices().as_deref()).unwrap_or(&[]);
@@ -66,7 +79,8 @@ fn mount_one(ctx: &RootfsContext, m: &Mount) -> Result<()> {
     });
     if opts.is_bind() {
         let src = source.as_deref().context("a bind mount needs a source")?;
-        let meta = std::fs::metadata(src).with_context(|| format!("bind source {}", src.display()))?;
+        let meta =
+            std::fs::metadata(src).with_context(|| format!("bind source {}", src.display()))?;
         ensure_target(&dest, !meta.is_dir())?;
     } else {
         ensure_target(&dest, false)?;
@@ -75,20 +89,38 @@ fn mount_one(ctx: &RootfsContext, m: &Mount) -> Result<()> {
         return tmpfs_copy_up(&dest, &opts);
     }
     // A bind mount takes only MS_BIND|MS_REC at first; its other flags need the remount below.
-    let flags = if opts.is_bind() { opts.flags & (MsFlags::MS_BIND | MsFlags::MS_REC) } else { opts.flags };
+    let flags = if opts.is_bind() {
+        opts.flags & (MsFlags::MS_BIND | MsFlags::MS_REC)
+    } else {
+        opts.flags
+    };
     let data = opts.data_string();
     let data = (!data.is_empty()).then_some(data.as_str());
-    let fstype = if opts.is_bind() { Some("bind") } else { Some(typ).filter(|t| !t.is_empty()) };
+    let fstype = if opts.is_bind() {
+        Some("bind")
+    } else {
+        Some(typ).filter(|t| !t.is_empty())
+    };
     let result = mount(source.as_deref(), &dest, fstype, flags, data);
     match result {
         Ok(()) => {}
         // sysfs cannot be mounted in a user namespace that does not own the network namespace: bind the host's.
         Err(nix::errno::Errno::EPERM) if typ == "sysfs" && ctx.in_userns => {
-            mount(Some("/sys"), &dest, Some("bind"), MsFlags::MS_BIND | MsFlags::MS_REC, None::<&str>)
-                .context("cannot bind /sys")?;
+            mount(
+                Some("/sys"),
+                &dest,
+                Some("bind"),
+                MsFlags::MS_BIND | MsFlags::MS_REC,
+                None::<&str>,
+            )
+            .context("cannot bind /sys")?;
             remount_bind(&dest, opts.flags | MsFlags::MS_REC, ctx.in_userns)?;
         }
-        Err(e) => bail!("cannot mount {typ} on {}: {}", m.destination().display(), e.desc().to_lowercase()),
+        Err(e) => bail!(
+            "cannot mount {typ} on {}: {}",
+            m.destination().display(),
+            e.desc().to_lowercase()
+        ),
     }
     // A bind mount takes its flags (ro, nosuid...) only on a remount.
     let extra = opts.flags & !(MsFlags::MS_BIND | MsFlags::MS_REC | MsFlags::MS_REMOUNT);
@@ -96,7 +128,8 @@ fn mount_one(ctx: &RootfsContext, m: &Mount) -> Result<()> {
         remount_bind(&dest, opts.flags, ctx.in_userns)?;
     }
     for p in &opts.propagation {
-        mount(None::<&str>, &dest, None::<&str>, *p, None::<&str>).context("cannot set propagation")?;
+        mount(None::<&str>, &dest, None::<&str>, *p, None::<&str>)
+            .context("cannot set propagation")?;
     }
     if opts.attr_set != 0 || opts.attr_clr != 0 {
         mount_setattr_recursive(&dest, opts.attr_set, opts.attr_clr)?;
@@ -108,10 +141,12 @@ fn mount_one(ctx: &RootfsContext, m: &Mount) -> Result<()> {
 fn ensure_target(dest: &Path, file: bool) -> Result<()> {
     if file {
         if let Some(parent) = dest.parent() {
-            std::fs::create_dir_all(parent).with_context(|| format!("cannot create {}", parent.display()))?;
+            std::fs::create_dir_all(parent)
+                .with_context(|| format!("cannot create {}", parent.display()))?;
         }
         if std::fs::symlink_metadata(dest).is_err() {
-            std::fs::File::create(dest).with_context(|| format!("cannot create {}", dest.display()))?;
+            std::fs::File::create(dest)
+                .with_context(|| format!("cannot create {}", dest.display()))?;
         }
         return Ok(());
     }
@@ -130,7 +165,9 @@ pub fn remount_bind(dest: &Path, flags: MsFlags, in_userns: bool) -> Result<()> 
 
 fn locked_flags(path: &Path) -> MsFlags {
     use nix::sys::statvfs::{statvfs, FsFlags};
-    let Ok(st) = statvfs(path) else { return MsFlags::empty() };
+    let Ok(st) = statvfs(path) else {
+        return MsFlags::empty();
+    };
     let mut f = MsFlags::empty();
     for (fs, ms) in [
         (FsFlags::ST_NOSUID, MsFlags::MS_NOSUID),
@@ -158,7 +195,12 @@ struct MountAttr {
 
 fn mount_setattr_recursive(dest: &Path, set: u64, clr: u64) -> Result<()> {
     let c = std::ffi::CString::new(dest.as_os_str().as_encoded_bytes())?;
-    let attr = MountAttr { attr_set: set, attr_clr: clr, propagation: 0, userns_fd: 0 };
+    let attr = MountAttr {
+        attr_set: set,
+        attr_clr: clr,
+        propagation: 0,
+        userns_fd: 0,
+    };
     const AT_RECURSIVE: libc::c_uint = 0x8000;
     // SAFETY: valid C string and a properly sized mount_attr.
     let rc = unsafe {
@@ -172,7 +214,11 @@ fn mount_setattr_recursive(dest: &Path, set: u64, clr: u64) -> Result<()> {
         )
     };
     if rc != 0 {
-        bail!("cannot set recursive mount attributes on {}: {}", dest.display(), std::io::Error::last_os_error());
+        bail!(
+            "cannot set recursive mount attributes on {}: {}",
+            dest.display(),
+            std::io::Error::last_os_error()
+        );
     }
     Ok(())
 }
@@ -182,11 +228,24 @@ fn tmpfs_copy_up(dest: &Path, opts: &options::MountOptions) -> Result<()> {
     let stage = std::env::temp_dir().join(format!(".brig-copyup-{}", std::process::id()));
     std::fs::create_dir_all(&stage)?;
     let data = opts.data_string();
-    mount(Some("tmpfs"), &stage, Some("tmpfs"), opts.flags, Some(data.as_str()))
-        .context("cannot mount tmpfs for tmpcopyup")?;
+    mount(
+        Some("tmpfs"),
+        &stage,
+        Some("tmpfs"),
+        opts.flags,
+        Some(data.as_str()),
+    )
+    .context("cannot mount tmpfs for tmpcopyup")?;
     let copied = copy_tree(dest, &stage);
     let moved = copied.and_then(|_| {
-        mount(Some(&stage), dest, None::<&str>, MsFlags::MS_MOVE, None::<&str>).context("cannot move tmpfs")
+        mount(
+            Some(&stage),
+            dest,
+            None::<&str>,
+            MsFlags::MS_MOVE,
+            None::<&str>,
+        )
+        .context("cannot move tmpfs")
     });
     if moved.is_err() {
         let _ = umount2(&stage, MntFlags::MNT_DETACH);
@@ -223,7 +282,14 @@ fn copy_tree(from: &Path, to: &Path) -> Result<()> {
 pub fn pivot(rootfs: &Path, no_pivot: bool) -> Result<()> {
     nix::unistd::chdir(rootfs).with_context(|| format!("cannot chdir to {}", rootfs.display()))?;
     if no_pivot {
-        mount(Some(rootfs), "/", None::<&str>, MsFlags::MS_MOVE, None::<&str>).context("cannot move rootfs to /")?;
+        mount(
+            Some(rootfs),
+            "/",
+            None::<&str>,
+            MsFlags::MS_MOVE,
+            None::<&str>,
+        )
+        .context("cannot move rootfs to /")?;
         nix::unistd::chroot(".").context("cannot chroot")?;
         nix::unistd::chdir("/")?;
         return Ok(());
@@ -231,8 +297,14 @@ pub fn pivot(rootfs: &Path, no_pivot: bool) -> Result<()> {
     // pivot_root(".", "."): the old root is stacked under the new one, then detached.
     nix::unistd::pivot_root(".", ".").context("pivot_root failed")?;
     // Make the old root a slave so unmounting it cannot propagate to the host.
-    mount(None::<&str>, ".", None::<&str>, MsFlags::MS_SLAVE | MsFlags::MS_REC, None::<&str>)
-        .context("cannot make old root a slave")?;
+    mount(
+        None::<&str>,
+        ".",
+        None::<&str>,
+        MsFlags::MS_SLAVE | MsFlags::MS_REC,
+        None::<&str>,
+    )
+    .context("cannot make old root a slave")?;
     umount2(".", MntFlags::MNT_DETACH).context("cannot detach old root")?;
     nix::unistd::chdir("/")?;
     Ok(())
@@ -245,23 +317,44 @@ pub fn finalize(spec: &Spec, in_userns: bool) -> Result<()> {
     if let Some(sysctl) = linux.and_then(|l| l.sysctl().as_ref()) {
         for (key, value) in sysctl {
             let path = format!("/proc/sys/{}", key.replace('.', "/"));
-            std::fs::write(&path, value).with_context(|| format!("linux.sysctl {key}: cannot write {path}"))?;
+            std::fs::write(&path, value)
+                .with_context(|| format!("linux.sysctl {key}: cannot write {path}"))?;
         }
     }
-    for p in linux.and_then(|l| l.readonly_paths().as_ref()).into_iter().flatten() {
-        readonly_path(Path::new(p), in_userns).with_context(|| format!("linux.readonlyPaths {p}"))?;
+    for p in linux
+        .and_then(|l| l.readonly_paths().as_ref())
+        .into_iter()
+        .flatten()
+    {
+        readonly_path(Path::new(p), in_userns)
+            .with_context(|| format!("linux.readonlyPaths {p}"))?;
     }
-    for p in linux.and_then(|l| l.masked_paths().as_ref()).into_iter().flatten() {
+    for p in linux
+        .and_then(|l| l.masked_paths().as_ref())
+        .into_iter()
+        .flatten()
+    {
         mask_path(Path::new(p)).with_context(|| format!("linux.maskedPaths {p}"))?;
     }
-    if spec.root().as_ref().and_then(|r| r.readonly()).unwrap_or(false) {
+    if spec
+        .root()
+        .as_ref()
+        .and_then(|r| r.readonly())
+        .unwrap_or(false)
+    {
         remount_bind(Path::new("/"), MsFlags::MS_RDONLY, in_userns).context("root.readonly")?;
     }
     Ok(())
 }
 
 fn readonly_path(p: &Path, in_userns: bool) -> Result<()> {
-    match mount(Some(p), p, None::<&str>, MsFlags::MS_BIND | MsFlags::MS_REC, None::<&str>) {
+    match mount(
+        Some(p),
+        p,
+        None::<&str>,
+        MsFlags::MS_BIND | MsFlags::MS_REC,
+        None::<&str>,
+    ) {
         Err(nix::errno::Errno::ENOENT) => return Ok(()),
         r => r.context("cannot bind")?,
     }
@@ -274,9 +367,23 @@ fn mask_path(p: &Path) -> Result<()> {
         m => m?,
     };
     if meta.is_dir() {
-        mount(Some("tmpfs"), p, Some("tmpfs"), MsFlags::MS_RDONLY, None::<&str>).context("cannot mask directory")?;
+        mount(
+            Some("tmpfs"),
+            p,
+            Some("tmpfs"),
+            MsFlags::MS_RDONLY,
+            None::<&str>,
+        )
+        .context("cannot mask directory")?;
     } else {
-        mount(Some("/dev/null"), p, None::<&str>, MsFlags::MS_BIND, None::<&str>).context("cannot mask file")?;
+        mount(
+            Some("/dev/null"),
+            p,
+            None::<&str>,
+            MsFlags::MS_BIND,
+            None::<&str>,
+        )
+        .context("cannot mask file")?;
     }
     Ok(())
 }

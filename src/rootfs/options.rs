@@ -77,7 +77,11 @@ const FLAGS: &[(&str, bool, MsFlags)] = &[
     ("norelatime", true, MsFlags::MS_RELATIME),
     ("nostrictatime", true, MsFlags::MS_STRICTATIME),
     ("nosuid", false, MsFlags::MS_NOSUID),
-    ("nosymfollow", false, MsFlags::from_bits_retain(libc::MS_NOSYMFOLLOW)),
+    (
+        "nosymfollow",
+        false,
+        MsFlags::from_bits_retain(libc::MS_NOSYMFOLLOW),
+    ),
     ("rbind", false, MsFlags::MS_BIND.union(MsFlags::MS_REC)),
     ("relatime", false, MsFlags::MS_RELATIME),
     ("remount", false, MsFlags::MS_REMOUNT),
@@ -86,7 +90,11 @@ const FLAGS: &[(&str, bool, MsFlags)] = &[
     ("silent", false, MsFlags::MS_SILENT),
     ("strictatime", false, MsFlags::MS_STRICTATIME),
     ("suid", true, MsFlags::MS_NOSUID),
-    ("symfollow", true, MsFlags::from_bits_retain(libc::MS_NOSYMFOLLOW)),
+    (
+        "symfollow",
+        true,
+        MsFlags::from_bits_retain(libc::MS_NOSYMFOLLOW),
+    ),
     ("sync", false, MsFlags::MS_SYNCHRONOUS),
     ("acl", false, MsFlags::MS_POSIXACL),
     ("noacl", true, MsFlags::MS_POSIXACL),
@@ -187,7 +195,10 @@ mod tests {
     fn bind_and_rbind() {
         assert!(parse(&["bind"]).is_bind());
         let o = parse(&["rbind", "ro"]);
-        assert_eq!(o.flags, MsFlags::MS_BIND | MsFlags::MS_REC | MsFlags::MS_RDONLY);
+        assert_eq!(
+            o.flags,
+            MsFlags::MS_BIND | MsFlags::MS_REC | MsFlags::MS_RDONLY
+        );
     }
 
     #[test]
@@ -199,8 +210,14 @@ mod tests {
     #[test]
     fn propagation_kept_in_order() {
         let o = parse(&["rbind", "rslave", "private"]);
-        assert_eq!(o.propagation, vec![MsFlags::MS_SLAVE | MsFlags::MS_REC, MsFlags::MS_PRIVATE]);
-        assert_eq!(propagation_flag("rshared"), Some(MsFlags::MS_SHARED | MsFlags::MS_REC));
+        assert_eq!(
+            o.propagation,
+            vec![MsFlags::MS_SLAVE | MsFlags::MS_REC, MsFlags::MS_PRIVATE]
+        );
+        assert_eq!(
+            propagation_flag("rshared"),
+            Some(MsFlags::MS_SHARED | MsFlags::MS_REC)
+        );
         assert_eq!(propagation_flag("bogus"), None);
     }
 

@@ -25,7 +25,10 @@ pub fn resolve_in_root(root: &Path, unsafe_path: &Path) -> Result<PathBuf> {
             Ok(meta) if meta.file_type().is_symlink() => {
                 links += 1;
                 if links > MAX_SYMLINKS {
-                    bail!("{}: too many levels of symbolic links", unsafe_path.display());
+                    bail!(
+                        "{}: too many levels of symbolic links",
+                        unsafe_path.display()
+                    );
                 }
                 let target = std::fs::read_link(&candidate)?;
                 if target.is_absolute() {
@@ -69,11 +72,26 @@ mod tests {
         symlink("loop", root.join("loop")).unwrap();
         symlink("etc/../..", root.join("up")).unwrap();
 
-        assert_eq!(resolve_in_root(&root, Path::new("/../../etc/passwd")).unwrap(), root.join("etc/passwd"));
-        assert_eq!(resolve_in_root(&root, Path::new("/abs/x")).unwrap(), root.join("etc/x"));
-        assert_eq!(resolve_in_root(&root, Path::new("rel/x")).unwrap(), root.join("etc/x"));
-        assert_eq!(resolve_in_root(&root, Path::new("/up/etc")).unwrap(), root.join("etc"));
-        assert_eq!(resolve_in_root(&root, Path::new("/new/dir")).unwrap(), root.join("new/dir"));
+        assert_eq!(
+            resolve_in_root(&root, Path::new("/../../etc/passwd")).unwrap(),
+            root.join("etc/passwd")
+        );
+        assert_eq!(
+            resolve_in_root(&root, Path::new("/abs/x")).unwrap(),
+            root.join("etc/x")
+        );
+        assert_eq!(
+            resolve_in_root(&root, Path::new("rel/x")).unwrap(),
+            root.join("etc/x")
+        );
+        assert_eq!(
+            resolve_in_root(&root, Path::new("/up/etc")).unwrap(),
+            root.join("etc")
+        );
+        assert_eq!(
+            resolve_in_root(&root, Path::new("/new/dir")).unwrap(),
+            root.join("new/dir")
+        );
         assert!(resolve_in_root(&root, Path::new("/loop")).is_err());
         std::fs::remove_dir_all(&tmp).unwrap();
     }

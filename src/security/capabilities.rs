@@ -16,13 +16,16 @@ pub struct CapSets {
 
 /// Convert the spec's sets; a missing `capabilities` means no capabilities at all (as runc).
 pub fn from_spec(c: Option<&LinuxCapabilities>) -> Result<CapSets> {
-    let Some(c) = c else { return Ok(CapSets::default()) };
+    let Some(c) = c else {
+        return Ok(CapSets::default());
+    };
     let conv = |set: &Option<Capabilities>, name: &str| -> Result<CapsHashSet> {
         set.iter()
             .flatten()
             .map(|cap| {
                 let n = format!("CAP_{cap}");
-                Capability::from_str(&n).with_context(|| format!("process.capabilities.{name}: unknown capability {n}"))
+                Capability::from_str(&n)
+                    .with_context(|| format!("process.capabilities.{name}: unknown capability {n}"))
             })
             .collect()
     };
@@ -42,7 +45,9 @@ pub fn drop_bounding(sets: &CapSets) -> Result<()> {
             // A capability newer than this kernel is simply not there to drop.
             if let Err(e) = caps::drop(None, CapSet::Bounding, cap) {
                 if caps::has_cap(None, CapSet::Bounding, cap).unwrap_or(false) {
-                    return Err(anyhow::anyhow!("cannot drop {cap} from the bounding set: {e}"));
+                    return Err(anyhow::anyhow!(
+                        "cannot drop {cap} from the bounding set: {e}"
+                    ));
                 }
             }
         }
@@ -53,8 +58,10 @@ pub fn drop_bounding(sets: &CapSets) -> Result<()> {
 /// Set inheritable, effective, permitted and ambient (after the user change, with keep-caps on).
 pub fn apply(sets: &CapSets) -> Result<()> {
     // capset(2) needs effective within permitted at every step: narrow effective before permitted.
-    caps::set(None, CapSet::Inheritable, &sets.inheritable).context("cannot set inheritable capabilities")?;
-    caps::set(None, CapSet::Effective, &sets.effective).context("cannot set effective capabilities")?;
+    caps::set(None, CapSet::Inheritable, &sets.inheritable)
+        .context("cannot set inheritable capabilities")?;
+    caps::set(None, CapSet::Effective, &sets.effective)
+        .context("cannot set effective capabilities")?;
     caps::set(None, CapSet::Permitted, &sets.permitted)
         .context("cannot set permitted capabilities (each effective one must also be permitted)")?;
     caps::clear(None, CapSet::Ambient).ok();

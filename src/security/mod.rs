@@ -13,12 +13,15 @@ pub fn apparmor_check(profile: &str) -> Result<()> {
     if apparmor_enabled() {
         bail!("process.apparmorProfile {profile:?}: applying AppArmor profiles is not supported by this version of brig");
     }
-    crate::logs::debug(&format!("AppArmor is disabled on this host: ignoring profile {profile:?} (as runc)"));
+    crate::logs::debug(&format!(
+        "AppArmor is disabled on this host: ignoring profile {profile:?} (as runc)"
+    ));
     Ok(())
 }
 
 fn apparmor_enabled() -> bool {
-    std::fs::read_to_string("/sys/module/apparmor/parameters/enabled").is_ok_and(|s| s.trim() == "Y")
+    std::fs::read_to_string("/sys/module/apparmor/parameters/enabled")
+        .is_ok_and(|s| s.trim() == "Y")
 }
 
 /// runc ignores SELinux labels when SELinux is not enabled; on a host with SELinux brig refuses them.
@@ -32,7 +35,10 @@ pub fn selinux_check() -> Result<()> {
 pub fn set_no_new_privs() -> Result<()> {
     // SAFETY: prctl with constant arguments.
     if unsafe { libc::prctl(libc::PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) } != 0 {
-        bail!("cannot set no_new_privs: {}", std::io::Error::last_os_error());
+        bail!(
+            "cannot set no_new_privs: {}",
+            std::io::Error::last_os_error()
+        );
     }
     Ok(())
 }

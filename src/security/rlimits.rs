@@ -39,23 +39,41 @@ pub fn from_spec(list: &[PosixRlimit]) -> Result<Vec<Rlimit>> {
             bail!("process.rlimits: unknown type {typ}");
         };
         if r.soft() > r.hard() {
-            bail!("process.rlimits {name}: soft limit {} is above hard limit {}", r.soft(), r.hard());
+            bail!(
+                "process.rlimits {name}: soft limit {} is above hard limit {}",
+                r.soft(),
+                r.hard()
+            );
         }
         if out.iter().any(|o| o.resource == resource) {
             bail!("process.rlimits: {name} is listed twice");
         }
-        out.push(Rlimit { resource, name, soft: r.soft(), hard: r.hard() });
+        out.push(Rlimit {
+            resource,
+            name,
+            soft: r.soft(),
+            hard: r.hard(),
+        });
     }
     Ok(out)
 }
 
 pub fn apply(limits: &[Rlimit]) -> Result<()> {
     for l in limits {
-        let lim = libc::rlimit { rlim_cur: l.soft, rlim_max: l.hard };
+        let lim = libc::rlimit {
+            rlim_cur: l.soft,
+            rlim_max: l.hard,
+        };
         // SAFETY: setrlimit with a valid struct.
         if unsafe { libc::setrlimit(l.resource, &lim) } != 0 {
             let e = std::io::Error::last_os_error();
-            bail!("error setting rlimit {} ({}:{}): {}", l.name, l.soft, l.hard, crate::hooks::lower(&e));
+            bail!(
+                "error setting rlimit {} ({}:{}): {}",
+                l.name,
+                l.soft,
+                l.hard,
+                crate::hooks::lower(&e)
+            );
         }
     }
     Ok(())
@@ -72,9 +90,12 @@ mod tests {
 
     #[test]
     fn conversion_and_checks() {
-        let r = parse(serde_json::json!([{"type": "RLIMIT_NOFILE", "soft": 10, "hard": 20}])).unwrap();
+        let r =
+            parse(serde_json::json!([{"type": "RLIMIT_NOFILE", "soft": 10, "hard": 20}])).unwrap();
         assert_eq!(r[0].resource, libc::RLIMIT_NOFILE);
-        assert!(parse(serde_json::json!([{"type": "RLIMIT_NOFILE", "soft": 30, "hard": 20}])).is_err());
+        assert!(
+            parse(serde_json::json!([{"type": "RLIMIT_NOFILE", "soft": 30, "hard": 20}])).is_err()
+        );
         let twice = serde_json::json!([{"type": "RLIMIT_CORE", "soft": 1, "hard": 1}, {"type": "RLIMIT_CORE", "soft": 1, "hard": 1}]);
         assert!(parse(twice).unwrap_err().to_string().contains("twice"));
     }

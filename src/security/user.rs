@@ -9,12 +9,18 @@ pub fn switch(uid: u32, gid: u32, groups: &[u32]) -> Result<()> {
     if unsafe { libc::prctl(libc::PR_SET_KEEPCAPS, 1, 0, 0, 0) } != 0 {
         bail!("cannot set keep-caps: {}", std::io::Error::last_os_error());
     }
-    let gids: Vec<nix::unistd::Gid> = groups.iter().map(|g| nix::unistd::Gid::from_raw(*g)).collect();
+    let gids: Vec<nix::unistd::Gid> = groups
+        .iter()
+        .map(|g| nix::unistd::Gid::from_raw(*g))
+        .collect();
     match nix::unistd::setgroups(&gids) {
         Ok(()) => {}
         // In a user namespace whose setgroups is denied, an empty list is what the process has anyway.
         Err(nix::errno::Errno::EPERM) if groups.is_empty() => {}
-        Err(e) => bail!("cannot set supplementary groups {groups:?}: {}", e.desc().to_lowercase()),
+        Err(e) => bail!(
+            "cannot set supplementary groups {groups:?}: {}",
+            e.desc().to_lowercase()
+        ),
     }
     let g = nix::unistd::Gid::from_raw(gid);
     nix::unistd::setresgid(g, g, g).with_context(|| format!("cannot set gid {gid}"))?;
@@ -38,7 +44,8 @@ pub fn home_of(uid: u32) -> String {
 fn home_in(passwd: &str, uid: u32) -> Option<String> {
     passwd.lines().find_map(|l| {
         let f: Vec<&str> = l.split(':').collect();
-        (f.len() >= 6 && f[2].parse::<u32>().ok() == Some(uid) && !f[5].is_empty()).then(|| f[5].to_string())
+        (f.len() >= 6 && f[2].parse::<u32>().ok() == Some(uid) && !f[5].is_empty())
+            .then(|| f[5].to_string())
     })
 }
 

@@ -18,7 +18,9 @@ pub fn repo() -> PathBuf {
 
 pub fn rootfs() -> PathBuf {
     ROOTFS.call_once(|| {
-        let status = Command::new(repo().join("bundles/build-rootfs.sh")).status().expect("run build-rootfs.sh");
+        let status = Command::new(repo().join("bundles/build-rootfs.sh"))
+            .status()
+            .expect("run build-rootfs.sh");
         assert!(status.success(), "bundles/build-rootfs.sh failed");
     });
     repo().join("bundles/busybox/rootfs")
@@ -39,7 +41,12 @@ impl Env {
         let dir = std::env::temp_dir().join(format!("brig-test-{name}"));
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(dir.join("bundle")).unwrap();
-        let env = Env { root: dir.join("root"), bundle: dir.join("bundle"), dir, name };
+        let env = Env {
+            root: dir.join("root"),
+            bundle: dir.join("bundle"),
+            dir,
+            name,
+        };
         env.write_config(&env.base_config());
         env
     }
@@ -59,7 +66,11 @@ impl Env {
     }
 
     pub fn write_config(&self, v: &Value) {
-        std::fs::write(self.bundle.join("config.json"), serde_json::to_vec_pretty(v).unwrap()).unwrap();
+        std::fs::write(
+            self.bundle.join("config.json"),
+            serde_json::to_vec_pretty(v).unwrap(),
+        )
+        .unwrap();
     }
 
     /// Set process.args to `sh -c SCRIPT`.
@@ -81,7 +92,10 @@ impl Env {
     /// would never reach EOF.
     pub fn brig(&self, args: &[&str]) -> Output {
         let n = COUNTER.fetch_add(1, Ordering::SeqCst);
-        let (o, e) = (self.dir.join(format!("out.{n}")), self.dir.join(format!("err.{n}")));
+        let (o, e) = (
+            self.dir.join(format!("out.{n}")),
+            self.dir.join(format!("err.{n}")),
+        );
         let status = self
             .cmd()
             .args(args)
@@ -89,14 +103,22 @@ impl Env {
             .stderr(std::fs::File::create(&e).unwrap())
             .status()
             .unwrap();
-        Output { status, stdout: std::fs::read(&o).unwrap(), stderr: std::fs::read(&e).unwrap() }
+        Output {
+            status,
+            stdout: std::fs::read(&o).unwrap(),
+            stderr: std::fs::read(&e).unwrap(),
+        }
     }
 
     /// Foreground `run` of the bundle; returns (exit code, stdout, stderr).
     pub fn run(&self, id: &str) -> (i32, String, String) {
         let b = self.bundle.to_string_lossy().into_owned();
         let out = self.brig(&["run", "--bundle", &b, id]);
-        (out.status.code().unwrap_or(-1), text(&out.stdout), text(&out.stderr))
+        (
+            out.status.code().unwrap_or(-1),
+            text(&out.stdout),
+            text(&out.stderr),
+        )
     }
 
     /// Foreground run that must succeed; returns stdout.
@@ -128,7 +150,10 @@ impl Env {
 
     /// Nothing of container `id` is left: no state dir, no cgroup directory anywhere.
     pub fn assert_gone(&self, id: &str) {
-        assert!(!self.root.join(id).exists(), "state dir of {id} left behind");
+        assert!(
+            !self.root.join(id).exists(),
+            "state dir of {id} left behind"
+        );
         let left = cgroup_dirs_named(id);
         assert!(left.is_empty(), "cgroup dirs of {id} left behind: {left:?}");
     }
@@ -139,7 +164,11 @@ impl Drop for Env {
         if let Ok(entries) = std::fs::read_dir(&self.root) {
             for e in entries.flatten() {
                 let id = e.file_name().to_string_lossy().into_owned();
-                let _ = self.cmd().args(["delete", "--force", &id]).stderr(Stdio::null()).status();
+                let _ = self
+                    .cmd()
+                    .args(["delete", "--force", &id])
+                    .stderr(Stdio::null())
+                    .status();
             }
         }
         let _ = std::fs::remove_dir_all(&self.dir);
@@ -155,7 +184,9 @@ pub fn cgroup_dirs_named(name: &str) -> Vec<PathBuf> {
     let mut found = Vec::new();
     let mut stack = vec![PathBuf::from("/sys/fs/cgroup")];
     while let Some(dir) = stack.pop() {
-        let Ok(entries) = std::fs::read_dir(&dir) else { continue };
+        let Ok(entries) = std::fs::read_dir(&dir) else {
+            continue;
+        };
         for e in entries.flatten() {
             let Ok(ft) = e.file_type() else { continue };
             if ft.is_dir() && !ft.is_symlink() {
@@ -180,7 +211,10 @@ pub fn field<'a>(out: &'a str, key: &str) -> &'a str {
 pub fn pid_alive(pid: i32) -> bool {
     std::fs::read_to_string(format!("/proc/{pid}/stat"))
         .map(|s| {
-            let state = s.rsplit_once(')').map(|(_, r)| r.trim_start().chars().next()).unwrap_or(None);
+            let state = s
+                .rsplit_once(')')
+                .map(|(_, r)| r.trim_start().chars().next())
+                .unwrap_or(None);
             state != Some('Z')
         })
         .unwrap_or(false)
@@ -189,7 +223,10 @@ pub fn pid_alive(pid: i32) -> bool {
 pub fn wait_until(what: &str, mut f: impl FnMut() -> bool) {
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
     while !f() {
-        assert!(std::time::Instant::now() < deadline, "timed out waiting for {what}");
+        assert!(
+            std::time::Instant::now() < deadline,
+            "timed out waiting for {what}"
+        );
         std::thread::sleep(std::time::Duration::from_millis(10));
     }
 }

@@ -1,0 +1,214 @@
+//! Cgroups seen from inside and outside: placement, resources, pause/resume, ps, update, kill --all.
+mod common;
+use common::*;
+use serde_json::json;
+use std::path::PathBuf;
+
+/// The container's directory in the hierarchy that has `file` (from brig's own state record).
+fn cgroup_file(env: &Env, id: &str, file: &str) -> PathBuf {
+    let st: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(env.root.join(id).join("state.json")).unwrap())
+            .unwrap();
+    st["cgroup"]["dirs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| PathBuf::from(d.as_str().unwrap()).join(file))
+        .find(|p| p.exists())
+        .unwrap_or_else(|| panic!("no cgroup dir of {id} has {file}"))
+}
+
+fn read(p: &PathBuf) -> String {
+    std::fs::read_to_string(p).unwrap().trim().to_string()
+}
+
+fn run_detached(env: &Env, id: &str) {
+    let out = env.brig(&["run", "-d", "--bundle", &path_str(&env.bundle), id]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+}
+
+#[test]
+fn pause_and_resume() {
+    let env = Env::new("pause");
+    env.config_sh("while true; do sleep 0.01; done", |_| {});
+    let id = env.id("c");
+    run_detached(&env, &id);
+    assert!(
+        !env.brig(&["resume", &id]).status.success(),
+        "resume of a running container"
+    );
+    assert!(env.brig(&["pause", &id]).status.success());
+    assert_eq!(env.status(&id), "paused");
+    assert_eq!(read(&cgroup_file(&env, &id, "freezer.state")), "FROZEN");
+    let pid = env.state(&id)["pid"].as_i64().unwrap();
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();
+    assert!(
+        stat.rsplit(')')
+            .next()
+            .unwrap()
+            .trim_start()
+            .starts_with('D')
+            || stat.contains(") S"),
+        "{stat}"
+    );
+    assert!(
+        !env.brig(&["pause", &id]).status.success(),
+        "pause of a paused container"
+    );
+    assert!(env.brig(&["resume", &id]).status.success());
+    assert_eq!(env.status(&id), "running");
+    assert_eq!(read(&cgroup_file(&env, &id, "freezer.state")), "THAWED");
+    // A paused container can still be force-deleted.
+    assert!(env.brig(&["pause", &id]).status.success());
+    assert!(env.brig(&["delete", "--force", &id]).status.success());
+    env.assert_gone(&id);
+}
+
+#[test]
+fn ps_lists_exactly_the_containers_processes() {
+    let env = Env::new("ps");
+    env.config_sh("sleep 100 & sleep 101 & wait", |_| {});
+    let id = env.id("c");
+    run_detached(&env, &id);
+    let procs = cgroup_file(&env, &id, "cgroup.procs");
+    wait_until("three processes", || read(&procs).lines().count() == 3);
+    let out = env.brig(&["ps", "--format", "json", &id]);
+    assert!(out.status.success());
+    let mut pids: Vec<i64> = serde_json::from_slice(&out.stdout).unwrap();
+    pids.sort();
+    let mut expected: Vec<i64> = read(&procs).lines().map(|l| l.parse().unwrap()).collect();
+    expected.sort();
+    assert_eq!(pids, expected);
+    assert!(out.stderr.is_empty(), "the shim parses combined output");
+    let table = text(&env.brig(&["ps", &id]).stdout);
+    assert!(table.lines().next().unwrap().contains("PID"));
+    assert_eq!(table.lines().count(), 4, "{table}");
+    assert!(
+        table.contains("sleep 100") && table.contains("sleep 101"),
+        "{table}"
+    );
+    // kill --all reaches every process, not just the init.
+    assert!(env.brig(&["kill", "--all", &id, "KILL"]).status.success());
+    wait_until("stopped", || env.status(&id) == "stopped");
+    assert!(env.brig(&["delete", &id]).status.success());
+    env.assert_gone(&id);
+}
+
+#[test]
+fn resources_written_and_enforced() {
+    let env = Env::new("resources");
+    env.config_sh("for i in 1 2 3 4 5 6 7 8; do sleep 100 & done; sleep 0.2; ls /proc | grep -c '^[0-9]'; sleep 100", |v| {
+        v["linux"]["resources"] = json!({
+            "pids": {"limit": 5},
+            "memory": {"limit": 33554432, "reservation": 16777216},
+            "cpu": {"shares": 512, "quota": 20000, "period": 100000, "cpus": "0"}
+        });
+    });
+    let id = env.id("c");
+    run_detached(&env, &id);
+    assert_eq!(read(&cgroup_file(&env, &id, "pids.max")), "5");
+    assert_eq!(
+        read(&cgroup_file(&env, &id, "memory.limit_in_bytes")),
+        "33554432"
+    );
+    assert_eq!(
+        read(&cgroup_file(&env, &id, "memory.soft_limit_in_bytes")),
+        "16777216"
+    );
+    assert_eq!(read(&cgroup_file(&env, &id, "cpu.shares")), "512");
+    assert_eq!(read(&cgroup_file(&env, &id, "cpu.cfs_quota_us")), "20000");
+    assert_eq!(read(&cgroup_file(&env, &id, "cpuset.cpus")), "0");
+    // The pids limit held: never more than 5 processes.
+    let procs = cgroup_file(&env, &id, "cgroup.procs");
+    wait_until("forks to settle", || read(&procs).lines().count() >= 2);
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    assert!(
+        read(&procs).lines().count() <= 5,
+        "pids.max not enforced: {}",
+        read(&procs)
+    );
+    assert!(env.brig(&["delete", "--force", &id]).status.success());
+    env.assert_gone(&id);
+}
+
+#[test]
+fn memory_limit_oom_kills() {
+    let env = Env::new("oom");
+    // A shell variable holds all of it in memory: far past the limit.
+    env.config_sh(
+        "x=$(head -c 100000000 /dev/zero | tr '\\0' a); echo survived ${#x}",
+        |v| {
+            v["linux"]["resources"] = json!({"memory": {"limit": 20971520, "swap": 20971520}});
+        },
+    );
+    let id = env.id("c");
+    let (code, out, _) = env.run(&id);
+    assert!(
+        !out.contains("survived 100000000"),
+        "allocation past the limit was not stopped: {out}"
+    );
+    assert_ne!(code, 0, "{out}");
+    env.assert_gone(&id);
+}
+
+#[test]
+fn update_from_flags_file_and_stdin() {
+    let env = Env::new("update");
+    env.config_sh("sleep 100", |v| {
+        v["linux"]["resources"] = json!({"memory": {"limit": 67108864}, "pids": {"limit": 100}});
+    });
+    let id = env.id("c");
+    run_detached(&env, &id);
+    let limit = cgroup_file(&env, &id, "memory.limit_in_bytes");
+    assert!(env
+        .brig(&["update", "--memory", "96m", "--pids-limit", "50", &id])
+        .status
+        .success());
+    assert_eq!(read(&limit), (96 << 20).to_string());
+    assert_eq!(read(&cgroup_file(&env, &id, "pids.max")), "50");
+    // podman: --resources=FILE
+    let file = env.dir.join("res.json");
+    std::fs::write(
+        &file,
+        r#"{"memory":{"limit":50331648},"cpu":{"shares":256}}"#,
+    )
+    .unwrap();
+    let out = env.brig(&["update", &format!("--resources={}", file.display()), &id]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert_eq!(read(&limit), "50331648");
+    assert_eq!(read(&cgroup_file(&env, &id, "cpu.shares")), "256");
+    // docker: JSON on stdin, zeros mean unchanged.
+    let mut child = env
+        .cmd()
+        .args(["update", "--resources", "-", &id])
+        .stdin(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    use std::io::Write;
+    child.stdin.take().unwrap().write_all(br#"{"memory":{"limit":41943040,"reservation":0,"swap":0,"kernel":0},"cpu":{"shares":0,"quota":0,"period":0},"blockIO":{"weight":0}}"#).unwrap();
+    assert!(child.wait().unwrap().success());
+    assert_eq!(read(&limit), "41943040");
+    assert_eq!(
+        read(&cgroup_file(&env, &id, "cpu.shares")),
+        "256",
+        "zero left it unchanged"
+    );
+    let bad = env.brig(&["update", "--memory", "lots", &id]);
+    assert!(!bad.status.success());
+    assert!(text(&bad.stderr).contains("--memory"));
+    assert!(env.brig(&["delete", "--force", &id]).status.success());
+    env.assert_gone(&id);
+}
+
+#[test]
+fn features_document() {
+    let out = Env::new("features").brig(&["features"]);
+    assert!(out.status.success());
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert!(v["ociVersionMax"].as_str().unwrap().starts_with("1."));
+    assert!(v["linux"]["namespaces"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|n| n == "user"));
+}
