@@ -66,6 +66,20 @@ pub enum Command {
     Features,
     /// change the cgroup resources of a running container
     Update(UpdateArgs),
+    /// resource usage and OOM events of a container, as JSON lines
+    Events(EventsArgs),
+}
+
+#[derive(Args, Debug)]
+pub struct EventsArgs {
+    /// print one stats record and exit
+    #[arg(long)]
+    pub stats: bool,
+    /// time between stats records (e.g. 5s, 500ms)
+    #[arg(long, default_value = "5s")]
+    pub interval: String,
+    /// container id
+    pub id: String,
 }
 
 #[derive(Args, Debug)]

@@ -71,5 +71,6 @@ fn dispatch(cli: &Cli) -> anyhow::Result<i32> {
         Command::Ps(a) => commands::ps::run(cli, a),
         Command::Features => commands::features::run(),
         Command::Update(a) => commands::update::run(cli, a),
+        Command::Events(a) => commands::events::run(cli, a),
     }
 }

@@ -212,3 +212,72 @@ fn features_document() {
         .iter()
         .any(|n| n == "user"));
 }
+
+#[test]
+fn events_stats_and_oom() {
+    let env = Env::new("events");
+    let trigger = env.dir.join("trigger");
+    std::fs::create_dir_all(&trigger).unwrap();
+    let script = "while [ ! -e /trigger/go ]; do sleep 0.05; done; x=$(head -c 100000000 /dev/zero | tr '\\0' a); sleep 100";
+    env.config_sh(script, |v| {
+        v["linux"]["resources"] = json!({"memory": {"limit": 20971520, "swap": 20971520}});
+        v["mounts"].as_array_mut().unwrap().push(json!({
+            "destination": "/trigger", "type": "bind", "source": path_str(&trigger), "options": ["rbind"]
+        }));
+    });
+    let id = env.id("c");
+    run_detached(&env, &id);
+    let out = env.brig(&["events", "--stats", &id]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let rec: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(rec["type"], "stats");
+    assert_eq!(rec["id"], id.as_str());
+    assert!(
+        rec["data"]["memory"]["usage"]["usage"].as_u64().unwrap() > 0,
+        "{rec}"
+    );
+    assert_eq!(rec["data"]["memory"]["usage"]["limit"], 20971520);
+    assert!(
+        rec["data"]["pids"]["current"].as_u64().unwrap() >= 1,
+        "{rec}"
+    );
+    assert!(
+        rec["data"]["cpu"]["usage"]["total"].as_u64().unwrap() > 0,
+        "{rec}"
+    );
+
+    let log = env.dir.join("events.out");
+    let mut child = env
+        .cmd()
+        .args(["events", "--interval", "200ms", &id])
+        .stdout(std::fs::File::create(&log).unwrap())
+        .spawn()
+        .unwrap();
+    wait_until("the first stats record", || {
+        std::fs::read_to_string(&log)
+            .unwrap()
+            .contains(r#""type":"stats""#)
+    });
+    std::fs::write(trigger.join("go"), "").unwrap();
+    wait_until("an oom event", || {
+        std::fs::read_to_string(&log)
+            .unwrap()
+            .contains(r#""type":"oom""#)
+    });
+    assert!(env.brig(&["delete", "--force", &id]).status.success());
+    assert!(
+        child.wait().unwrap().success(),
+        "events ends when the container stops"
+    );
+    let lines = std::fs::read_to_string(&log).unwrap();
+    assert!(
+        lines
+            .lines()
+            .all(|l| serde_json::from_str::<serde_json::Value>(l).is_ok()),
+        "{lines}"
+    );
+    assert!(lines.contains(r#""type":"stats""#));
+    let bad = env.brig(&["events", "--interval", "soon", &id]);
+    assert!(!bad.status.success());
+    env.assert_gone(&id);
+}

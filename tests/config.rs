@@ -427,3 +427,41 @@ fn relative_root_path_is_relative_to_the_bundle() {
     assert!(out.status.success(), "{}", text(&out.stderr));
     assert_eq!(text(&out.stdout), "brig busybox rootfs\n");
 }
+
+#[test]
+fn cgroup_and_time_namespaces() {
+    let env = Env::new("cgroupns");
+    env.config_sh(
+        "cat /proc/self/cgroup; cat /sys/fs/cgroup/pids/pids.max; readlink /proc/self/ns/time",
+        |v| {
+            v["linux"]["namespaces"]
+                .as_array_mut()
+                .unwrap()
+                .extend([json!({"type": "cgroup"}), json!({"type": "time"})]);
+            v["linux"]["resources"] = json!({"pids": {"limit": 77}});
+        },
+    );
+    let out = env.run_ok(&env.id("c"));
+    let cgroup_lines: Vec<&str> = out
+        .lines()
+        .filter(|l| l.contains(':'))
+        .filter(|l| !l.starts_with("time:"))
+        .collect();
+    assert!(!cgroup_lines.is_empty());
+    for l in &cgroup_lines {
+        assert!(
+            l.ends_with(":/"),
+            "the container's cgroup is its root: {l}\n{out}"
+        );
+    }
+    assert!(
+        out.lines().any(|l| l == "77"),
+        "the cgroup mount shows the container's own hierarchy: {out}"
+    );
+    let host_time = std::fs::read_link("/proc/self/ns/time").unwrap();
+    let theirs = out.lines().last().unwrap();
+    assert!(
+        theirs.starts_with("time:[") && theirs != host_time.to_string_lossy(),
+        "{out}"
+    );
+}

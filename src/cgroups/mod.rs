@@ -3,6 +3,7 @@
 //! chosen by what the host mounts: cgroup2 at /sys/fs/cgroup (v2), or v1 hierarchies (with or without a
 //! cgroup2 beside them: hybrid hosts are accepted).
 
+pub mod stats;
 pub mod v1;
 pub mod v2;
 
