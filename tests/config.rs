@@ -383,14 +383,13 @@ fn preserve_fds_passes_exactly_those() {
 #[test]
 fn cgroup_placement_and_resources() {
     let env = Env::new("cgroup");
-    env.config_sh("cat /proc/self/cgroup; cat /sys/fs/cgroup/pids/pids.max; cat /sys/fs/cgroup/memory/memory.limit_in_bytes; head -c 1 /dev/kmsg 2>&1; true", |v| {
+    env.config_sh("cat /proc/self/cgroup; cat /sys/fs/cgroup/pids/pids.max; cat /sys/fs/cgroup/memory/memory.limit_in_bytes; (exec 3<>/dev/net/tun) 2>&1; true", |v| {
         v["linux"]["resources"] = json!({
             "devices": [{"allow": false, "access": "rwm"}],
             "pids": {"limit": 42},
             "memory": {"limit": 67108864}
         });
-        v["linux"]["devices"] = json!([{"path": "/dev/kmsg", "type": "c", "major": 1, "minor": 11}]);
-        v["linux"]["resources"]["devices"].as_array_mut().unwrap().push(json!({"allow": false, "type": "c", "major": 1, "minor": 11, "access": "r"}));
+        v["linux"]["devices"] = json!([{"path": "/dev/net/tun", "type": "c", "major": 10, "minor": 200, "fileMode": 438}]);
     });
     let id = env.id("c");
     let out = env.run_ok(&id);

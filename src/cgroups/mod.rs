@@ -3,12 +3,13 @@
 //! chosen by what the host mounts: cgroup2 at /sys/fs/cgroup (v2), or v1 hierarchies (with or without a
 //! cgroup2 beside them: hybrid hosts are accepted).
 
+pub mod devices_bpf;
 pub mod stats;
 pub mod v1;
 pub mod v2;
 
 use anyhow::{bail, Context, Result};
-use oci_spec::runtime::{LinuxDevice, LinuxDeviceCgroup, LinuxDeviceType, LinuxResources};
+use oci_spec::runtime::{LinuxDeviceCgroup, LinuxDeviceType, LinuxResources};
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
 
@@ -183,7 +184,6 @@ pub fn create(
     cgroups_path: Option<&Path>,
     id: &str,
     resources: Option<&LinuxResources>,
-    devices: &[LinuxDevice],
 ) -> Result<CgroupPlace> {
     let v2 = is_v2_host();
     let all = hierarchies()?;
@@ -221,7 +221,7 @@ pub fn create(
             place.dirs.push(dir);
         }
         if let Some(r) = resources {
-            apply(&place, r, devices)?;
+            apply(&place, r)?;
         }
         Ok(())
     })();
@@ -251,12 +251,12 @@ fn mkdir_tracked(dir: &Path, mountpoint: &Path, created: &mut Vec<PathBuf>) -> R
     Ok(())
 }
 
-/// Apply `linux.resources`; `devices` (linux.devices) are allowed in the device controller as runc does.
-pub fn apply(place: &CgroupPlace, r: &LinuxResources, devices: &[LinuxDevice]) -> Result<()> {
+/// Apply `linux.resources`.
+pub fn apply(place: &CgroupPlace, r: &LinuxResources) -> Result<()> {
     if place.v2 {
-        v2::apply(&place.dirs[0], r, devices)
+        v2::apply(&place.dirs[0], r)
     } else {
-        v1::apply(&place.dirs, r, devices)
+        v1::apply(&place.dirs, r)
     }
 }
 
@@ -298,8 +298,9 @@ impl DeviceRule {
 }
 
 /// The device rules a container gets, in order: deny everything, the config's rules, then what every
-/// container needs (runc's list: mknod of any node, the default /dev nodes, ptys) and `linux.devices`.
-pub fn device_rules(rules: &[LinuxDeviceCgroup], devices: &[LinuxDevice]) -> Vec<DeviceRule> {
+/// container needs (runc's list: mknod of any node, the default /dev nodes, ptys). As with runc, a node in
+/// `linux.devices` is only created, not allowed: access needs a rule (docker and podman add one).
+pub fn device_rules(rules: &[LinuxDeviceCgroup]) -> Vec<DeviceRule> {
     let mut out = vec![DeviceRule {
         allow: false,
         typ: 'a',
@@ -338,19 +339,6 @@ pub fn device_rules(rules: &[LinuxDeviceCgroup], devices: &[LinuxDevice]) -> Vec
     }
     out.push(DeviceRule::allow('c', Some(136), None, "rwm")); // /dev/pts/*
     out.push(DeviceRule::allow('c', Some(5), Some(2), "rwm")); // /dev/ptmx
-    for d in devices {
-        let typ = match d.typ() {
-            LinuxDeviceType::B => 'b',
-            LinuxDeviceType::C | LinuxDeviceType::U => 'c',
-            _ => continue,
-        };
-        out.push(DeviceRule::allow(
-            typ,
-            Some(d.major()),
-            Some(d.minor()),
-            "rwm",
-        ));
-    }
     out
 }
 
@@ -599,11 +587,7 @@ mod tests {
             {"allow": true, "type": "b", "major": 8, "access": "r"}
         ]))
         .unwrap();
-        let devices: Vec<LinuxDevice> = serde_json::from_value(
-            serde_json::json!([{"path": "/dev/fuse", "type": "c", "major": 10, "minor": 229}]),
-        )
-        .unwrap();
-        let out = device_rules(&rules, &devices);
+        let out = device_rules(&rules);
         let lines: Vec<String> = out
             .iter()
             .map(|r| format!("{} {}", r.allow, r.line()))
@@ -613,7 +597,7 @@ mod tests {
         assert_eq!(lines[2], "true b 8:* r");
         assert!(lines.contains(&"true c 1:3 rwm".to_string()));
         assert!(lines.contains(&"true c 136:* rwm".to_string()));
-        assert_eq!(lines.last().unwrap(), "true c 10:229 rwm");
+        assert_eq!(lines.last().unwrap(), "true c 5:2 rwm");
     }
 
     #[test]

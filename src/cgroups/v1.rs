@@ -2,7 +2,7 @@
 
 use super::write;
 use anyhow::{bail, Result};
-use oci_spec::runtime::{LinuxDevice, LinuxResources};
+use oci_spec::runtime::LinuxResources;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
@@ -43,11 +43,11 @@ pub fn init_cpuset(dir: &Path, mountpoint: &Path) -> Result<()> {
     Ok(())
 }
 
-pub fn apply(dirs: &[PathBuf], r: &LinuxResources, devices: &[LinuxDevice]) -> Result<()> {
+pub fn apply(dirs: &[PathBuf], r: &LinuxResources) -> Result<()> {
     if let Some(rules) = r.devices() {
         let d = need(dirs, "devices.allow", "devices")?;
         write(d, "devices.deny", "a", "devices")?;
-        for rule in super::device_rules(rules, devices) {
+        for rule in super::device_rules(rules) {
             let file = if rule.allow {
                 "devices.allow"
             } else {

@@ -2,7 +2,7 @@
 
 use super::write;
 use anyhow::{bail, Result};
-use oci_spec::runtime::{LinuxDevice, LinuxResources};
+use oci_spec::runtime::LinuxResources;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
@@ -78,9 +78,9 @@ fn max_or(v: i64) -> String {
     }
 }
 
-pub fn apply(dir: &Path, r: &LinuxResources, _devices: &[LinuxDevice]) -> Result<()> {
-    if r.devices().as_ref().is_some_and(|d| !d.is_empty()) {
-        bail!("linux.resources.devices: the cgroup v2 device filter (eBPF) is not implemented in this version of brig");
+pub fn apply(dir: &Path, r: &LinuxResources) -> Result<()> {
+    if let Some(rules) = r.devices() {
+        super::devices_bpf::attach(dir, &super::device_rules(rules))?;
     }
     if let Some(m) = r.memory() {
         if let Some(v) = m.reservation() {

@@ -104,7 +104,6 @@ pub fn create(root: &Path, opts: &CreateOptions) -> Result<State> {
         linux.and_then(|l| l.cgroups_path().as_deref()),
         opts.id,
         linux.and_then(|l| l.resources().as_ref()),
-        linux.and_then(|l| l.devices().as_deref()).unwrap_or(&[]),
     )?;
     let result = (|| -> Result<State> {
         let mut sup = CreateSupervisor {
@@ -330,5 +329,5 @@ pub fn update(c: &Container, r: &oci_spec::runtime::LinuxResources) -> Result<()
         .cgroup
         .as_ref()
         .with_context(|| format!("container {} has no cgroup", c.id()))?;
-    cgroups::apply(place, r, &[])
+    cgroups::apply(place, r)
 }
