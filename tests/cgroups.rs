@@ -120,27 +120,37 @@ fn ps_lists_exactly_the_containers_processes() {
 #[test]
 fn resources_written_and_enforced() {
     let env = Env::new("resources");
-    env.config_sh("sh -c 'for i in 1 2 3 4 5 6 7 8; do sleep 100 & done' 2>/dev/null; exec sleep 100", |v| {
-        v["linux"]["resources"] = json!({
-            "pids": {"limit": 5},
-            "memory": {"limit": 33554432, "reservation": 16777216},
-            "cpu": {"shares": 512, "quota": 20000, "period": 100000, "cpus": "0"}
-        });
-    });
+    env.config_sh(
+        "sh -c 'for i in 1 2 3 4 5 6 7 8; do sleep 100 & done' 2>/dev/null; exec sleep 100",
+        |v| {
+            v["linux"]["resources"] = json!({
+                "pids": {"limit": 5},
+                "memory": {"limit": 33554432, "reservation": 16777216},
+                "cpu": {"shares": 512, "quota": 20000, "period": 100000, "cpus": "0"}
+            });
+        },
+    );
     let id = env.id("c");
     run_detached(&env, &id);
     assert_eq!(read(&cgroup_file(&env, &id, "pids.max")), "5");
-    assert_eq!(
-        read(&cgroup_file(&env, &id, "memory.limit_in_bytes")),
-        "33554432"
-    );
-    assert_eq!(
-        read(&cgroup_file(&env, &id, "memory.soft_limit_in_bytes")),
-        "16777216"
-    );
-    assert_eq!(read(&cgroup_file(&env, &id, "cpu.shares")), "512");
-    assert_eq!(read(&cgroup_file(&env, &id, "cpu.cfs_quota_us")), "20000");
     assert_eq!(read(&cgroup_file(&env, &id, "cpuset.cpus")), "0");
+    if v2() {
+        assert_eq!(read(&cgroup_file(&env, &id, "memory.max")), "33554432");
+        assert_eq!(read(&cgroup_file(&env, &id, "memory.low")), "16777216");
+        assert_eq!(read(&cgroup_file(&env, &id, "cpu.weight")), shares(512));
+        assert_eq!(read(&cgroup_file(&env, &id, "cpu.max")), "20000 100000");
+    } else {
+        assert_eq!(
+            read(&cgroup_file(&env, &id, "memory.limit_in_bytes")),
+            "33554432"
+        );
+        assert_eq!(
+            read(&cgroup_file(&env, &id, "memory.soft_limit_in_bytes")),
+            "16777216"
+        );
+        assert_eq!(read(&cgroup_file(&env, &id, "cpu.shares")), "512");
+        assert_eq!(read(&cgroup_file(&env, &id, "cpu.cfs_quota_us")), "20000");
+    }
     // The pids limit held: the inner shell died on a failed fork, never more than 5 processes.
     let procs = cgroup_file(&env, &id, "cgroup.procs");
     wait_until("forks to settle", || read(&procs).lines().count() >= 2);
@@ -182,7 +192,15 @@ fn update_from_flags_file_and_stdin() {
     });
     let id = env.id("c");
     run_detached(&env, &id);
-    let limit = cgroup_file(&env, &id, if v2() { "memory.max" } else { "memory.limit_in_bytes" });
+    let limit = cgroup_file(
+        &env,
+        &id,
+        if v2() {
+            "memory.max"
+        } else {
+            "memory.limit_in_bytes"
+        },
+    );
     let cpu_shares = if v2() { "cpu.weight" } else { "cpu.shares" };
     assert!(env
         .brig(&["update", "--memory", "96m", "--pids-limit", "50", &id])
@@ -213,8 +231,8 @@ fn update_from_flags_file_and_stdin() {
     assert!(child.wait().unwrap().success());
     assert_eq!(read(&limit), "41943040");
     assert_eq!(
-        read(&cgroup_file(&env, &id, "cpu.shares")),
-        "256",
+        read(&cgroup_file(&env, &id, cpu_shares)),
+        shares(256),
         "zero left it unchanged"
     );
     let bad = env.brig(&["update", "--memory", "lots", &id]);
@@ -311,13 +329,18 @@ fn device_rules_enforced() {
     let env = Env::new("devrules");
     // /dev/net/tun opens without any capability, so only the device rules decide.
     let script = "(exec 3<>/dev/net/tun) 2>/dev/null && echo tun-open || echo tun-denied; echo ok > /dev/null && echo null-ok";
-    let tun = json!([{"path": "/dev/net/tun", "type": "c", "major": 10, "minor": 200, "fileMode": 438}]);
+    let tun =
+        json!([{"path": "/dev/net/tun", "type": "c", "major": 10, "minor": 200, "fileMode": 438}]);
     env.config_sh(script, |v| {
         v["linux"]["devices"] = tun.clone();
         v["linux"]["resources"] = json!({"devices": [{"allow": false, "access": "rwm"}]});
     });
     let out = env.run_ok(&env.id("deny"));
-    assert_eq!(out.lines().collect::<Vec<_>>(), ["tun-denied", "null-ok"], "a device node is not access: {out}");
+    assert_eq!(
+        out.lines().collect::<Vec<_>>(),
+        ["tun-denied", "null-ok"],
+        "a device node is not access: {out}"
+    );
     env.config_sh(script, |v| {
         v["linux"]["devices"] = tun.clone();
         v["linux"]["resources"] = json!({"devices": [
@@ -326,5 +349,9 @@ fn device_rules_enforced() {
         ]});
     });
     let out = env.run_ok(&env.id("allow"));
-    assert_eq!(out.lines().collect::<Vec<_>>(), ["tun-open", "null-ok"], "{out}");
+    assert_eq!(
+        out.lines().collect::<Vec<_>>(),
+        ["tun-open", "null-ok"],
+        "{out}"
+    );
 }

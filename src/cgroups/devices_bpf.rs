@@ -18,7 +18,12 @@ pub struct Insn {
 }
 
 const fn insn(code: u8, dst: u8, src: u8, off: i16, imm: i32) -> Insn {
-    Insn { code, regs: (src << 4) | dst, off, imm }
+    Insn {
+        code,
+        regs: (src << 4) | dst,
+        off,
+        imm,
+    }
 }
 
 // Opcodes (linux/bpf.h, linux/bpf_common.h).
@@ -87,9 +92,14 @@ pub fn program(rules: &[DeviceRule]) -> Vec<Insn> {
                 c.off = (n - i - 1 + 2) as i16;
             }
         }
+        let matches_all = checks.is_empty();
         p.extend(checks);
         p.push(insn(ALU64_MOV_K, 0, 0, 0, rule.allow as i32));
         p.push(insn(JMP_EXIT, 0, 0, 0, 0));
+        if matches_all {
+            // Nothing after a rule that matches everything can run, and the verifier refuses dead code.
+            return p;
+        }
     }
     p.push(insn(ALU64_MOV_K, 0, 0, 0, 0));
     p.push(insn(JMP_EXIT, 0, 0, 0, 0));
@@ -128,18 +138,29 @@ pub fn attach(dir: &Path, rules: &[DeviceRule]) -> Result<()> {
         Ok(fd) => unsafe { OwnedFd::from_raw_fd(fd as i32) },
         Err(e) => {
             let text = String::from_utf8_lossy(&log);
-            bail!("linux.resources.devices: cannot load the cgroup v2 device filter: {e}: {}", text.trim_end_matches('\0').trim());
+            bail!(
+                "linux.resources.devices: cannot load the cgroup v2 device filter: {e}: {}",
+                text.trim_end_matches('\0').trim()
+            );
         }
     };
-    let cgroup = std::fs::File::open(dir)
-        .map_err(|e| anyhow::anyhow!("linux.resources.devices: cannot open {}: {e}", dir.display()))?;
+    let cgroup = std::fs::File::open(dir).map_err(|e| {
+        anyhow::anyhow!(
+            "linux.resources.devices: cannot open {}: {e}",
+            dir.display()
+        )
+    })?;
     let mut attr = [0u8; 128];
     attr[0..4].copy_from_slice(&(cgroup.as_raw_fd() as u32).to_ne_bytes());
     attr[4..8].copy_from_slice(&(prog.as_raw_fd() as u32).to_ne_bytes());
     attr[8..12].copy_from_slice(&BPF_CGROUP_DEVICE.to_ne_bytes());
     attr[12..16].copy_from_slice(&BPF_F_ALLOW_MULTI.to_ne_bytes());
-    bpf(BPF_PROG_ATTACH, &mut attr)
-        .map_err(|e| anyhow::anyhow!("linux.resources.devices: cannot attach the device filter to {}: {e}", dir.display()))?;
+    bpf(BPF_PROG_ATTACH, &mut attr).map_err(|e| {
+        anyhow::anyhow!(
+            "linux.resources.devices: cannot attach the device filter to {}: {e}",
+            dir.display()
+        )
+    })?;
     Ok(())
 }
 
@@ -147,8 +168,20 @@ pub fn attach(dir: &Path, rules: &[DeviceRule]) -> Result<()> {
 mod tests {
     use super::*;
 
-    fn rule(allow: bool, typ: char, major: Option<i64>, minor: Option<i64>, access: &str) -> DeviceRule {
-        DeviceRule { allow, typ, major, minor, access: access.into() }
+    fn rule(
+        allow: bool,
+        typ: char,
+        major: Option<i64>,
+        minor: Option<i64>,
+        access: &str,
+    ) -> DeviceRule {
+        DeviceRule {
+            allow,
+            typ,
+            major,
+            minor,
+            access: access.into(),
+        }
     }
 
     /// Run the program on a device access, as the kernel would: a tiny interpreter for the opcodes used.
@@ -185,14 +218,38 @@ mod tests {
             rule(true, 'b', Some(8), None, "r"),
         ];
         let p = program(&rules);
-        assert_eq!(eval(&p, DEV_CHAR, ACC_READ, 1, 3), 1, "/dev/null read allowed");
-        assert_eq!(eval(&p, DEV_CHAR, ACC_WRITE, 1, 3), 0, "/dev/null write denied by the later rule");
-        assert_eq!(eval(&p, DEV_CHAR, ACC_READ | ACC_WRITE, 136, 7), 1, "any pts");
-        assert_eq!(eval(&p, DEV_CHAR, ACC_MKNOD, 136, 7), 0, "rw does not include mknod");
+        assert_eq!(
+            eval(&p, DEV_CHAR, ACC_READ, 1, 3),
+            1,
+            "/dev/null read allowed"
+        );
+        assert_eq!(
+            eval(&p, DEV_CHAR, ACC_WRITE, 1, 3),
+            0,
+            "/dev/null write denied by the later rule"
+        );
+        assert_eq!(
+            eval(&p, DEV_CHAR, ACC_READ | ACC_WRITE, 136, 7),
+            1,
+            "any pts"
+        );
+        assert_eq!(
+            eval(&p, DEV_CHAR, ACC_MKNOD, 136, 7),
+            0,
+            "rw does not include mknod"
+        );
         assert_eq!(eval(&p, DEV_BLOCK, ACC_READ, 8, 0), 1);
         assert_eq!(eval(&p, DEV_BLOCK, ACC_WRITE, 8, 0), 0);
-        assert_eq!(eval(&p, DEV_CHAR, ACC_READ, 1, 11), 0, "kmsg falls to deny-all");
+        assert_eq!(
+            eval(&p, DEV_CHAR, ACC_READ, 1, 11),
+            0,
+            "kmsg falls to deny-all"
+        );
         assert_eq!(eval(&p, DEV_CHAR, ACC_READ, 8, 0), 0, "type matters");
+        // The deny-all rule, checked last, ends the program: no unreachable code after it.
+        assert_eq!(p[p.len() - 2], insn(ALU64_MOV_K, 0, 0, 0, 0));
+        let only_allow_all = program(&[rule(true, 'a', None, None, "rwm")]);
+        assert_eq!(only_allow_all.len(), 8, "{only_allow_all:?}");
     }
 
     #[test]
@@ -200,9 +257,22 @@ mod tests {
         let rules = super::super::device_rules(&[]);
         let p = program(&rules);
         for (_, major, minor) in crate::rootfs::devices::DEFAULT_DEVICES {
-            assert_eq!(eval(&p, DEV_CHAR, ACC_READ | ACC_WRITE, *major as u32, *minor as u32), 1);
+            assert_eq!(
+                eval(
+                    &p,
+                    DEV_CHAR,
+                    ACC_READ | ACC_WRITE,
+                    *major as u32,
+                    *minor as u32
+                ),
+                1
+            );
         }
-        assert_eq!(eval(&p, DEV_CHAR, ACC_MKNOD, 250, 1), 1, "mknod of any char device, as runc");
+        assert_eq!(
+            eval(&p, DEV_CHAR, ACC_MKNOD, 250, 1),
+            1,
+            "mknod of any char device, as runc"
+        );
         assert_eq!(eval(&p, DEV_CHAR, ACC_READ, 250, 1), 0);
     }
 }
