@@ -17,6 +17,11 @@ use clap::Parser;
 use cli::{Cli, Command};
 
 fn main() {
+    // Not dumpable: no container process can open /proc/PID/exe of brig, nor of the init it forks (the flag is
+    // inherited), which is the brig binary until its execve (CVE-2019-5736). execve of the container's program
+    // makes that process dumpable again.
+    // SAFETY: prctl with constant arguments.
+    unsafe { libc::prctl(libc::PR_SET_DUMPABLE, 0, 0, 0, 0) };
     let cli = Cli::parse();
     // Before brig opens anything: its own fds must not land in the range handed to the container.
     match &cli.command {

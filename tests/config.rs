@@ -464,3 +464,65 @@ fn cgroup_and_time_namespaces() {
         "{out}"
     );
 }
+
+#[test]
+fn tmpcopyup_starts_with_the_directory_contents() {
+    let env = Env::new("copyup");
+    env.config_sh("cat /etc/motd; echo new > /etc/extra; cat /etc/extra; grep -c ' /etc ' /proc/self/mountinfo", |v| {
+        push_mount(v, json!({"destination": "/etc", "type": "tmpfs", "source": "tmpfs", "options": ["tmpcopyup"]}));
+    });
+    let out = env.run_ok(&env.id("c"));
+    assert_eq!(
+        out.lines().collect::<Vec<_>>(),
+        ["brig busybox rootfs", "new", "1"],
+        "{out}"
+    );
+    assert!(
+        !rootfs().join("etc/extra").exists(),
+        "writes went to the tmpfs, not the rootfs"
+    );
+}
+
+#[test]
+fn init_is_not_dumpable_before_exec() {
+    // While created, the init is still the brig binary: its /proc/PID/exe must stay out of reach of the
+    // container's own kind of process (root without CAP_SYS_PTRACE), as after CVE-2019-5736.
+    let env = Env::new("dumpable");
+    env.config_sh("sleep 100", |v| {
+        v["process"].as_object_mut().unwrap().remove("capabilities");
+    });
+    let id = env.id("c");
+    env.create_ok(&id);
+    let pid = env.state(&id)["pid"].as_i64().unwrap();
+    // Root with an empty bounding set: no CAP_SYS_PTRACE, and no more capabilities than the init has.
+    let probe = |pid: i64| {
+        std::process::Command::new("setpriv")
+            .args([
+                "--bounding-set=-all",
+                "--inh-caps=-all",
+                "readlink",
+                &format!("/proc/{pid}/exe"),
+            ])
+            .output()
+            .unwrap()
+    };
+    let out = probe(pid);
+    assert!(
+        !out.status.success(),
+        "the created init's exe is reachable: {}",
+        text(&out.stdout)
+    );
+    // After exec the container's program is an ordinary (dumpable) process again.
+    assert!(env.brig(&["start", &id]).status.success());
+    wait_until("exec", || {
+        text(&std::fs::read(format!("/proc/{pid}/cmdline")).unwrap()).contains("sleep")
+    });
+    let out = probe(pid);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stdout).contains("sleep") || text(&out.stdout).contains("busybox"),
+        "{}",
+        text(&out.stdout)
+    );
+    assert!(env.brig(&["delete", "--force", &id]).status.success());
+}

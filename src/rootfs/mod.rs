@@ -225,8 +225,9 @@ fn mount_setattr_recursive(dest: &Path, set: u64, clr: u64) -> Result<()> {
 
 /// `tmpcopyup`: a tmpfs that starts with what the directory held.
 fn tmpfs_copy_up(dest: &Path, opts: &options::MountOptions) -> Result<()> {
-    let stage = std::env::temp_dir().join(format!(".brig-copyup-{}", std::process::id()));
-    std::fs::create_dir_all(&stage)?;
+    // A fresh private directory: a predictable name in /tmp could be pre-created by someone else.
+    let stage = nix::unistd::mkdtemp(&std::env::temp_dir().join(".brig-copyup-XXXXXX"))
+        .context("cannot create a staging directory for tmpcopyup")?;
     let data = opts.data_string();
     mount(
         Some("tmpfs"),

@@ -221,7 +221,7 @@ pub fn pid_alive(pid: i32) -> bool {
 }
 
 pub fn wait_until(what: &str, mut f: impl FnMut() -> bool) {
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
     while !f() {
         assert!(
             std::time::Instant::now() < deadline,
