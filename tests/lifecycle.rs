@@ -47,39 +47,18 @@ fn create_start_state_kill_delete() {
         text(&std::fs::read(format!("/proc/{pid}/cmdline")).unwrap()).contains("sleep")
     });
 
-    let again = env.brig(&["start", &id]);
-    assert!(!again.status.success());
-    assert!(
-        text(&again.stderr).contains("already started"),
-        "{}",
-        text(&again.stderr)
-    );
-
-    let del = env.brig(&["delete", &id]);
-    assert!(!del.status.success());
-    assert!(
-        text(&del.stderr).contains("not stopped: running"),
-        "{}",
-        text(&del.stderr)
-    );
+    env.fails(&["start", &id], "already started");
+    env.fails(&["delete", &id], "not stopped: running");
 
     // pid 1 of a pid namespace ignores signals it has no handler for: SIGKILL it.
     assert!(env.brig(&["kill", &id, "KILL"]).status.success());
     wait_until("container to stop", || env.status(&id) == "stopped");
     assert_eq!(env.state(&id)["pid"], 0);
-    let k = env.brig(&["kill", &id, "9"]);
-    assert!(!k.status.success());
-    assert!(
-        text(&k.stderr).contains("container not running"),
-        "{}",
-        text(&k.stderr)
-    );
+    env.fails(&["kill", &id, "9"], "container not running");
 
     assert!(env.brig(&["delete", &id]).status.success());
     env.assert_gone(&id);
-    let st = env.brig(&["state", &id]);
-    assert_eq!(st.status.code(), Some(1));
-    assert!(text(&st.stderr).contains("does not exist"));
+    env.fails(&["state", &id], "does not exist");
 }
 
 #[test]
@@ -199,9 +178,7 @@ fn kill_signal_spellings_and_all() {
     for sig in ["SIGUSR1", "usr1", "10"] {
         assert!(env.brig(&["kill", &id, sig]).status.success(), "kill {sig}");
     }
-    let bad = env.brig(&["kill", &id, "NOPE"]);
-    assert!(!bad.status.success());
-    assert!(text(&bad.stderr).contains("unknown signal"));
+    env.fails(&["kill", &id, "NOPE"], "unknown signal");
     assert!(env.brig(&["kill", "--all", &id, "KILL"]).status.success());
     wait_until("stop", || env.status(&id) == "stopped");
     assert!(env.brig(&["delete", &id]).status.success());

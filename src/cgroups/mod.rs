@@ -354,12 +354,8 @@ pub fn join(place: &CgroupPlace, pid: i32) -> Result<()> {
 
 /// Host pids of every process in the container's cgroup.
 pub fn pids(place: &CgroupPlace) -> Result<Vec<i32>> {
-    let dir = place
-        .dirs
-        .iter()
-        .find(|d| d.parent().is_some_and(|p| p.ends_with("pids")) || place.v2)
-        .or(place.dirs.first())
-        .context("container has no cgroup")?;
+    // Every hierarchy holds each process once; the container's processes are in its cgroup in all of them.
+    let dir = place.dirs.first().context("container has no cgroup")?;
     let procs = dir.join("cgroup.procs");
     let text = std::fs::read_to_string(&procs)
         .with_context(|| format!("cannot read {}", procs.display()))?;

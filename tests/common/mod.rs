@@ -128,6 +128,22 @@ impl Env {
         out
     }
 
+    /// Run brig, expect exit status 1 and `needle` in its stderr.
+    pub fn fails(&self, args: &[&str], needle: &str) -> Output {
+        let out = self.brig(args);
+        let err = text(&out.stderr);
+        assert_eq!(
+            out.status.code(),
+            Some(1),
+            "brig {args:?} should fail: {err}"
+        );
+        assert!(
+            err.contains(needle),
+            "brig {args:?}: {err:?} should mention {needle:?}"
+        );
+        out
+    }
+
     pub fn create(&self, id: &str) -> Output {
         let b = self.bundle.to_string_lossy().into_owned();
         self.brig(&["create", "--bundle", &b, id])
