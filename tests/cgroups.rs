@@ -304,7 +304,8 @@ fn events_stats_and_oom() {
             .unwrap()
             .contains(r#""type":"oom""#)
     });
-    assert!(env.brig(&["delete", "--force", &id]).status.success());
+    let del = env.brig(&["delete", "--force", &id]);
+    assert!(del.status.success(), "{}", text(&del.stderr));
     assert!(
         child.wait().unwrap().success(),
         "events ends when the container stops"

@@ -405,7 +405,8 @@ pub fn remove(place: &CgroupPlace) -> Result<()> {
             match std::fs::remove_dir(dir) {
                 Ok(()) => break,
                 Err(e) if e.kind() == std::io::ErrorKind::NotFound => break,
-                Err(e) if e.raw_os_error() == Some(libc::EBUSY) && tries < 200 => {
+                // Killed processes leave their cgroup only once they have exited: give them time.
+                Err(e) if e.raw_os_error() == Some(libc::EBUSY) && tries < 2000 => {
                     tries += 1;
                     std::thread::sleep(std::time::Duration::from_millis(5));
                 }

@@ -88,6 +88,13 @@ pub fn create_all(rootfs: &Path, devices: &[LinuxDevice], in_userns: bool) -> Re
             }
         }
     }
+    // runc links /dev/core to /proc/kcore where the host has one.
+    if Path::new("/proc/kcore").exists() {
+        let _ = symlink(
+            "/proc/kcore",
+            resolve_in_root(rootfs, Path::new("/dev/core"))?,
+        );
+    }
     let ptmx = resolve_in_root(rootfs, Path::new("/dev/ptmx"))?;
     let _ = std::fs::remove_file(&ptmx);
     symlink("pts/ptmx", &ptmx).context("cannot create /dev/ptmx")?;
