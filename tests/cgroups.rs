@@ -353,3 +353,32 @@ fn device_rules_enforced() {
         "{out}"
     );
 }
+
+#[test]
+fn unified_keys_on_v2_refused_on_v1() {
+    let env = Env::new("unified");
+    env.config_sh("sleep 100", |v| {
+        v["linux"]["resources"] = json!({"unified": {"memory.high": "50003968", "pids.max": "33"}});
+    });
+    let id = env.id("c");
+    if v2() {
+        run_detached(&env, &id);
+        assert_eq!(read(&cgroup_file(&env, &id, "memory.high")), "50003968");
+        assert_eq!(read(&cgroup_file(&env, &id, "pids.max")), "33");
+        assert!(env.brig(&["delete", "--force", &id]).status.success());
+    } else {
+        let b = path_str(&env.bundle);
+        env.fails(
+            &["run", "-d", "--bundle", &b, &id],
+            "linux.resources.unified",
+        );
+    }
+    env.assert_gone(&id);
+    env.config_sh("true", |v| {
+        v["linux"]["resources"] = json!({"unified": {"../../etc/passwd": "x"}});
+    });
+    let b = path_str(&env.bundle);
+    let bad = env.id("bad");
+    env.fails(&["run", "--bundle", &b, &bad], "linux.resources.unified");
+    env.assert_gone(&bad);
+}
