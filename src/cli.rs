@@ -68,6 +68,56 @@ pub enum Command {
     Update(UpdateArgs),
     /// resource usage and OOM events of a container, as JSON lines
     Events(EventsArgs),
+    /// run a new process in a running container
+    Exec(ExecArgs),
+}
+
+#[derive(Args, Debug)]
+pub struct ExecArgs {
+    /// the process as OCI process JSON (instead of CMD and the flags below)
+    #[arg(short, long)]
+    pub process: Option<PathBuf>,
+    /// allocate a terminal (sent over --console-socket)
+    #[arg(short, long)]
+    pub tty: bool,
+    /// start the process and return at once
+    #[arg(short, long)]
+    pub detach: bool,
+    /// file to write the process's host pid to
+    #[arg(long = "pid-file")]
+    pub pid_file: Option<PathBuf>,
+    /// unix socket that receives the pty master with --tty
+    #[arg(long = "console-socket")]
+    pub console_socket: Option<PathBuf>,
+    /// pass N file descriptors from 3 on into the process
+    #[arg(long = "preserve-fds", default_value_t = 0)]
+    pub preserve_fds: u32,
+    /// set an environment variable (K=V), repeatable
+    #[arg(short, long = "env")]
+    pub env: Vec<String>,
+    /// working directory in the container
+    #[arg(long)]
+    pub cwd: Option<PathBuf>,
+    /// UID[:GID] to run as
+    #[arg(short, long)]
+    pub user: Option<String>,
+    /// additional group ids, repeatable
+    #[arg(short = 'g', long = "additional-gids")]
+    pub additional_gids: Vec<u32>,
+    /// add a capability (CAP_X), repeatable
+    #[arg(short, long)]
+    pub cap: Vec<String>,
+    /// set no_new_privs for the process
+    #[arg(long = "no-new-privs")]
+    pub no_new_privs: bool,
+    /// AppArmor profile (ignored when the host has AppArmor disabled, as runc)
+    #[arg(short, long)]
+    pub apparmor: Option<String>,
+    /// container id
+    pub id: String,
+    /// the command and its arguments
+    #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+    pub command: Vec<String>,
 }
 
 #[derive(Args, Debug)]

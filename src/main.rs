@@ -27,6 +27,7 @@ fn main() {
     match &cli.command {
         Some(Command::Create(a)) => process::reserve_preserved_fds(a.preserve_fds),
         Some(Command::Run(a)) => process::reserve_preserved_fds(a.create.preserve_fds),
+        Some(Command::Exec(a)) => process::reserve_preserved_fds(a.preserve_fds),
         _ => {}
     }
     if let Some(path) = &cli.log {
@@ -77,5 +78,6 @@ fn dispatch(cli: &Cli) -> anyhow::Result<i32> {
         Command::Features => commands::features::run(),
         Command::Update(a) => commands::update::run(cli, a),
         Command::Events(a) => commands::events::run(cli, a),
+        Command::Exec(a) => commands::exec::run(cli, a),
     }
 }

@@ -331,3 +331,41 @@ pub fn update(c: &Container, r: &oci_spec::runtime::LinuxResources) -> Result<()
         .with_context(|| format!("container {} has no cgroup", c.id()))?;
     cgroups::apply(place, r)
 }
+
+pub struct ExecOptions<'a> {
+    pub console_socket: Option<&'a Path>,
+    pub pid_file: Option<&'a Path>,
+    pub preserve_fds: u32,
+    pub detach: bool,
+}
+
+/// Run `process` in the container. Detached: returns 0 once it runs (its pid in the pid file). Otherwise
+/// waits, forwarding signals, and returns its exit code.
+pub fn exec(c: Container, process: &oci_spec::runtime::Process, opts: &ExecOptions) -> Result<i32> {
+    status::check(c.id(), c.status(), Op::Exec)?;
+    let dirs = c
+        .state
+        .cgroup
+        .as_ref()
+        .map(|p| p.dirs.clone())
+        .unwrap_or_default();
+    let blocked = (!opts.detach).then(process::foreground::block_signals);
+    let cfg = process::exec::ExecConfig {
+        init_pid: c.state.pid,
+        process,
+        console_socket: opts.console_socket,
+        preserve_fds: opts.preserve_fds,
+        child_of_caller: opts.detach,
+        cgroup_dirs: &dirs,
+    };
+    let pid = process::exec::spawn_exec(&cfg)?;
+    if let Some(p) = opts.pid_file {
+        write_pid_file(p, pid)?;
+    }
+    // The lock is not held while a foreground process runs: other verbs keep working on the container.
+    drop(c);
+    match blocked {
+        None => Ok(0),
+        Some(b) => process::foreground::wait_forwarding(&b, pid),
+    }
+}

@@ -37,6 +37,7 @@ pub enum Op {
     Delete { force: bool },
     Pause,
     Resume,
+    Exec,
 }
 
 /// May `op` act on a container in `status`? The error texts keep runc's phrases ("container not running",
@@ -53,6 +54,8 @@ pub fn check(id: &str, status: Status, op: Op) -> Result<()> {
         // pause: running -> paused; resume: paused -> running
         Op::Pause => status == Running,
         Op::Resume => status == Paused,
+        // exec joins a live, unfrozen container
+        Op::Exec => matches!(status, Created | Running),
     };
     if ok {
         return Ok(());
@@ -72,6 +75,8 @@ pub fn check(id: &str, status: Status, op: Op) -> Result<()> {
             bail!("container {id} is not running (status {status}): container not running")
         }
         (Op::Resume, _) => bail!("container {id} is not paused (status {status})"),
+        (Op::Exec, Paused) => bail!("cannot exec in a paused container {id} (resume it first)"),
+        (Op::Exec, _) => bail!("cannot exec in a stopped container {id}: container not running"),
         (Op::Start, Created) => unreachable!("start of a created container is allowed"),
     }
 }
@@ -105,5 +110,12 @@ mod tests {
         assert!(check("c", Paused, Op::Pause).is_err());
         assert!(check("c", Paused, Op::Resume).is_ok());
         assert!(check("c", Running, Op::Resume).is_err());
+        assert!(check("c", Paused, Op::Exec)
+            .unwrap_err()
+            .to_string()
+            .contains("paused"));
+        assert!(check("c", Stopped, Op::Exec).is_err());
+        assert!(check("c", Running, Op::Exec).is_ok());
+        assert!(check("c", Created, Op::Exec).is_ok());
     }
 }

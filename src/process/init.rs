@@ -3,10 +3,11 @@
 //! the init exits; after READY the parent is gone and failures go to the container's stderr.
 
 use super::channel::{self, Channel};
-use super::{console, fifo, InitConfig, Prepared};
+use super::{console, fifo, InitConfig, Prepared, ProcessPrep};
 use crate::{hooks, rootfs, security};
 use anyhow::{bail, Context, Result};
 use nix::sched::CloneFlags;
+use oci_spec::runtime::Process;
 use std::convert::Infallible;
 use std::ffi::CString;
 use std::os::fd::AsRawFd;
@@ -29,7 +30,7 @@ pub(super) fn run(cfg: &InitConfig, prep: &Prepared, chan: &Channel) -> ! {
 fn setup_and_exec(cfg: &InitConfig, prep: &Prepared, chan: &Channel) -> Result<Infallible> {
     reset_signals();
     // Whatever else brig had open (the state-dir lock above all: start must be able to take it) goes now.
-    let console_fd = prep.console.as_ref().map_or(-1, |c| c.as_raw_fd());
+    let console_fd = prep.process.console.as_ref().map_or(-1, |c| c.as_raw_fd());
     let own = [
         chan.raw(),
         prep.state_dir_fd.as_raw_fd(),
@@ -98,15 +99,40 @@ fn setup_and_exec(cfg: &InitConfig, prep: &Prepared, chan: &Channel) -> Result<I
 
     // A new session; with a terminal, the pty becomes its controlling terminal and our stdio.
     nix::unistd::setsid().context("setsid failed")?;
-    if let Some(sock) = &prep.console {
-        console::setup_pty(sock.as_raw_fd(), prep.console_size)?;
+    if let Some(sock) = &prep.process.console {
+        console::setup_pty(sock.as_raw_fd(), prep.process.console_size)?;
     }
-    security::rlimits::apply(&prep.rlimits)?;
-    security::capabilities::drop_bounding(&prep.caps)?;
+    let (exe, envp) = become_process(process, &prep.process)?;
+    close_fds_on_exec(cfg.preserve_fds, &own);
+
+    chan.send(channel::READY, &[])?;
+    fifo::wait_for_start(prep.state_dir_fd.as_raw_fd())?;
+    hooks::run(
+        hooks::Kind::StartContainer,
+        hooks::of_kind(cfg.spec, hooks::Kind::StartContainer),
+        created_state.as_bytes(),
+    )?;
+    let err = nix::unistd::execve(&exe, &prep.process.args, &envp).unwrap_err();
+    bail!(
+        "exec {}: {}",
+        exe.to_string_lossy(),
+        err.desc().to_lowercase()
+    )
+}
+
+/// The last steps before execve, shared by the init and by `exec`: rlimits, bounding set, user and groups,
+/// capabilities, umask, cwd, no_new_privs, HOME, and the executable looked up the way runc does. Returns the
+/// program path and the environment.
+pub(super) fn become_process(
+    process: &Process,
+    p: &ProcessPrep,
+) -> Result<(CString, Vec<CString>)> {
+    security::rlimits::apply(&p.rlimits)?;
+    security::capabilities::drop_bounding(&p.caps)?;
     let user = process.user();
     let groups = user.additional_gids().clone().unwrap_or_default();
     security::user::switch(user.uid(), user.gid(), &groups)?;
-    security::capabilities::apply(&prep.caps)?;
+    security::capabilities::apply(&p.caps)?;
     // SAFETY: umask cannot fail.
     unsafe { libc::umask(user.umask().unwrap_or(0o022) as libc::mode_t) };
     nix::unistd::chdir(process.cwd()).map_err(|e| {
@@ -119,36 +145,21 @@ fn setup_and_exec(cfg: &InitConfig, prep: &Prepared, chan: &Channel) -> Result<I
     if process.no_new_privileges().unwrap_or(false) {
         security::set_no_new_privs()?;
     }
-
-    let mut env = prep.env.clone();
+    let mut env = p.env.clone();
     if !env.iter().any(|e| e.starts_with("HOME=")) {
         env.push(format!("HOME={}", security::user::home_of(user.uid())));
     }
-    let exe = find_executable(&prep.args, &env)?;
+    let exe = find_executable(&p.args, &env)?;
     let envp = env
         .iter()
         .map(|e| CString::new(e.as_str()))
         .collect::<Result<Vec<_>, _>>()?;
-    close_fds_on_exec(cfg.preserve_fds, &own);
-
-    chan.send(channel::READY, &[])?;
-    fifo::wait_for_start(prep.state_dir_fd.as_raw_fd())?;
-    hooks::run(
-        hooks::Kind::StartContainer,
-        hooks::of_kind(cfg.spec, hooks::Kind::StartContainer),
-        created_state.as_bytes(),
-    )?;
-    let err = nix::unistd::execve(&exe, &prep.args, &envp).unwrap_err();
-    bail!(
-        "exec {}: {}",
-        exe.to_string_lossy(),
-        err.desc().to_lowercase()
-    )
+    Ok((exe, envp))
 }
 
 /// Default dispositions and an empty mask: Rust ignores SIGPIPE and a foreground `run` blocks the signals it
 /// forwards; neither may leak into the container.
-fn reset_signals() {
+pub(super) fn reset_signals() {
     // SAFETY: resetting dispositions and the mask of this single-threaded process.
     unsafe {
         for sig in 1..libc::SIGRTMAX() {
@@ -226,7 +237,7 @@ fn check_executable(p: &Path, name: &str) -> Result<()> {
 }
 
 /// Close every fd from `first` on except `keep` (brig's own, still needed until exec).
-fn close_other_fds(first: i32, keep: &[i32]) {
+pub(super) fn close_other_fds(first: i32, keep: &[i32]) {
     let mut keep: Vec<i32> = keep.iter().copied().filter(|fd| *fd >= first).collect();
     keep.sort_unstable();
     let mut lo = first;
@@ -248,7 +259,7 @@ fn close_other_fds(first: i32, keep: &[i32]) {
 
 /// Every fd from 3 + preserve_fds on is closed at exec; the preserved ones are handed over (not close-on-exec),
 /// except brig's own, which stay close-on-exec wherever they are.
-fn close_fds_on_exec(preserve: u32, own: &[i32]) {
+pub(super) fn close_fds_on_exec(preserve: u32, own: &[i32]) {
     let first = 3 + preserve;
     // SAFETY: close_range with CLOSE_RANGE_CLOEXEC only marks fds; fcntl on fds in the preserved range.
     unsafe {

@@ -4,6 +4,7 @@
 
 pub mod channel;
 pub mod console;
+pub mod exec;
 pub mod fifo;
 pub mod foreground;
 mod init;
@@ -12,7 +13,7 @@ pub mod namespaces;
 use crate::security::{capabilities::CapSets, rlimits::Rlimit};
 use anyhow::{bail, Context, Result};
 use nix::sched::CloneFlags;
-use oci_spec::runtime::Spec;
+use oci_spec::runtime::{Process, Spec};
 use std::ffi::CString;
 use std::os::fd::{FromRawFd, OwnedFd};
 use std::path::Path;
@@ -43,32 +44,39 @@ pub trait Supervisor {
     fn has_runtime_hooks(&self) -> bool;
 }
 
-/// Prepared before the clone, read by the init.
-pub(crate) struct Prepared {
+/// A process's settings resolved before the clone (shared by the init and by `exec`).
+pub(crate) struct ProcessPrep {
     pub args: Vec<CString>,
     pub env: Vec<String>,
     pub caps: CapSets,
     pub rlimits: Vec<Rlimit>,
-    pub ns: namespaces::NamespacePlan,
     pub console: Option<OwnedFd>,
-    pub state_dir_fd: OwnedFd,
     pub console_size: Option<(u16, u16)>,
+}
+
+/// Prepared before the clone, read by the init.
+pub(crate) struct Prepared {
+    pub process: ProcessPrep,
+    pub ns: namespaces::NamespacePlan,
+    pub state_dir_fd: OwnedFd,
     /// Whether the init must stop for prestart/createRuntime hooks (one round trip saved when not).
     pub runtime_hooks: bool,
 }
 
-fn prepare(cfg: &InitConfig) -> Result<Prepared> {
-    let process = cfg
-        .spec
-        .process()
-        .as_ref()
-        .context("config.json: process is missing")?;
+/// Check and convert a process's args, env, capabilities and rlimits, and connect its console socket.
+pub(crate) fn prepare_process(
+    process: &Process,
+    console_socket: Option<&Path>,
+) -> Result<ProcessPrep> {
     let args = process
         .args()
         .iter()
         .flatten()
         .map(|a| CString::new(a.as_str()).context("process.args: an argument contains a NUL byte"))
         .collect::<Result<Vec<_>>>()?;
+    if args.is_empty() {
+        bail!("process.args must name a program");
+    }
     let env = process.env().clone().unwrap_or_default();
     if env.iter().any(|e| e.contains('\0')) {
         bail!("process.env: a variable contains a NUL byte");
@@ -76,7 +84,7 @@ fn prepare(cfg: &InitConfig) -> Result<Prepared> {
     let caps = crate::security::capabilities::from_spec(process.capabilities().as_ref())?;
     let rlimits = crate::security::rlimits::from_spec(process.rlimits().as_deref().unwrap_or(&[]))?;
     let terminal = process.terminal().unwrap_or(false);
-    let console = match (terminal, cfg.console_socket) {
+    let console = match (terminal, console_socket) {
         (true, Some(path)) => Some(console::connect_socket(path)?),
         (true, None) => {
             bail!("process.terminal is true: a --console-socket is needed to receive the terminal")
@@ -87,6 +95,23 @@ fn prepare(cfg: &InitConfig) -> Result<Prepared> {
     let console_size = process
         .console_size()
         .map(|b| (b.height() as u16, b.width() as u16));
+    Ok(ProcessPrep {
+        args,
+        env,
+        caps,
+        rlimits,
+        console,
+        console_size,
+    })
+}
+
+fn prepare(cfg: &InitConfig) -> Result<Prepared> {
+    let process = cfg
+        .spec
+        .process()
+        .as_ref()
+        .context("config.json: process is missing")?;
+    let process = prepare_process(process, cfg.console_socket)?;
     let dir = std::ffi::CString::new(cfg.state_dir.as_os_str().as_encoded_bytes())?;
     // SAFETY: open(2) on a path we created; owned right away.
     let fd = unsafe {
@@ -104,14 +129,9 @@ fn prepare(cfg: &InitConfig) -> Result<Prepared> {
     }
     let state_dir_fd = unsafe { OwnedFd::from_raw_fd(fd) };
     Ok(Prepared {
-        args,
-        env,
-        caps,
-        rlimits,
+        process,
         ns: namespaces::plan(cfg.spec),
-        console,
         state_dir_fd,
-        console_size,
         runtime_hooks: false,
     })
 }

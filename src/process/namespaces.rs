@@ -52,6 +52,21 @@ pub fn proc_name(f: CloneFlags) -> &'static str {
     }
 }
 
+/// A plan that creates and joins nothing (filled in by `exec`).
+pub fn plan_empty() -> NamespacePlan {
+    NamespacePlan {
+        clone_flags: CloneFlags::empty(),
+        unshare_in_init: CloneFlags::empty(),
+        join_in_parent: Vec::new(),
+        join_user_in_init: None,
+        new_time: false,
+        new_user: false,
+        in_userns: false,
+        own_pid: false,
+        own_cgroup: false,
+    }
+}
+
 pub fn plan(spec: &Spec) -> NamespacePlan {
     let list = spec
         .linux()

@@ -1,0 +1,156 @@
+//! `exec`: a new process in a running container. It joins every namespace of the init that differs from
+//! brig's own (pid and time by brig around the clone, the others by the child, user first), is placed in the
+//! container's cgroup before it runs anything, and becomes its process the same way the init does.
+
+use super::channel::{self, Channel};
+use super::init::{become_process, close_fds_on_exec, close_other_fds, reset_signals};
+use super::namespaces;
+use super::{console, prepare_process, ProcessPrep};
+use anyhow::{bail, Context, Result};
+use nix::sched::CloneFlags;
+use oci_spec::runtime::Process;
+use std::convert::Infallible;
+use std::fs::File;
+use std::os::fd::AsRawFd;
+use std::path::{Path, PathBuf};
+
+pub struct ExecConfig<'a> {
+    pub init_pid: i32,
+    pub process: &'a Process,
+    pub console_socket: Option<&'a Path>,
+    pub preserve_fds: u32,
+    /// --detach: the process becomes a child of brig's caller (conmon and the shim wait for it).
+    pub child_of_caller: bool,
+    /// The container's cgroup directories (the process is added to each).
+    pub cgroup_dirs: &'a [PathBuf],
+}
+
+/// In the order the child enters them: user first, so it holds capabilities over the others.
+const CHILD_JOINS: &[(&str, CloneFlags)] = &[
+    ("user", CloneFlags::CLONE_NEWUSER),
+    ("net", CloneFlags::CLONE_NEWNET),
+    ("ipc", CloneFlags::CLONE_NEWIPC),
+    ("uts", CloneFlags::CLONE_NEWUTS),
+    ("cgroup", CloneFlags::CLONE_NEWCGROUP),
+    ("mnt", CloneFlags::CLONE_NEWNS),
+];
+
+fn differs(pid: i32, name: &str) -> bool {
+    let theirs = std::fs::read_link(format!("/proc/{pid}/ns/{name}")).ok();
+    let ours = std::fs::read_link(format!("/proc/self/ns/{name}")).ok();
+    theirs.is_some() && theirs != ours
+}
+
+/// Start the process; returns its host pid once it has reached execve's doorstep.
+pub fn spawn_exec(cfg: &ExecConfig) -> Result<i32> {
+    let prep = prepare_process(cfg.process, cfg.console_socket)?;
+    let pid = cfg.init_pid;
+    let mut joins: Vec<(CloneFlags, File)> = Vec::new();
+    for (name, flag) in CHILD_JOINS {
+        if differs(pid, name) {
+            let f = File::open(format!("/proc/{pid}/ns/{name}"))
+                .with_context(|| format!("cannot open the container's {name} namespace"))?;
+            joins.push((*flag, f));
+        }
+    }
+    // pid and time namespaces apply to children only: brig enters them for the clone.
+    let mut parent_plan = namespaces::plan_empty();
+    for (name, flag) in [
+        ("pid", CloneFlags::CLONE_NEWPID),
+        ("time", CloneFlags::from_bits_retain(libc::CLONE_NEWTIME)),
+    ] {
+        if differs(pid, name) {
+            parent_plan
+                .join_in_parent
+                .push((flag, PathBuf::from(format!("/proc/{pid}/ns/{name}"))));
+        }
+    }
+    let (parent_end, child_end) = channel::pair()?;
+    let saved = namespaces::enter_for_clone(&parent_plan)?;
+    let mut flags = libc::SIGCHLD as libc::c_ulong;
+    if cfg.child_of_caller {
+        flags |= libc::CLONE_PARENT as libc::c_ulong;
+    }
+    // SAFETY: a fork-like clone of a single-threaded process; the child never returns.
+    let child = unsafe { libc::syscall(libc::SYS_clone, flags, 0usize, 0usize, 0usize, 0usize) };
+    if child == 0 {
+        drop(parent_end);
+        let err = match child_main(cfg, &prep, &joins, &child_end) {
+            Ok(never) => match never {},
+            Err(e) => e,
+        };
+        let msg = format!("{err:#}");
+        if child_end.send(channel::ERROR, msg.as_bytes()).is_err() {
+            // brig is gone (the failure came after READY): the process's stderr is all that is left.
+            eprintln!("brig: {msg}");
+        }
+        // SAFETY: leave without running the parent's destructors.
+        unsafe { libc::_exit(127) }
+    }
+    let clone_err = std::io::Error::last_os_error();
+    let left = namespaces::leave(&saved);
+    drop(child_end);
+    if child < 0 {
+        bail!("cannot create the exec process (clone): {clone_err}");
+    }
+    let child = child as i32;
+    let result = left.and_then(|_| {
+        for dir in cfg.cgroup_dirs {
+            let procs = dir.join("cgroup.procs");
+            std::fs::write(&procs, child.to_string())
+                .with_context(|| format!("cannot add the exec process to {}", procs.display()))?;
+        }
+        parent_end.send(channel::GO, &[])?;
+        parent_end.expect(channel::READY)
+    });
+    if let Err(e) = result {
+        // SAFETY: kill the process we just made.
+        unsafe { libc::kill(child, libc::SIGKILL) };
+        if !cfg.child_of_caller {
+            let _ = nix::sys::wait::waitpid(nix::unistd::Pid::from_raw(child), None);
+        }
+        return Err(e);
+    }
+    Ok(child)
+}
+
+fn child_main(
+    cfg: &ExecConfig,
+    prep: &ProcessPrep,
+    joins: &[(CloneFlags, File)],
+    chan: &Channel,
+) -> Result<Infallible> {
+    reset_signals();
+    let console_fd = prep.console.as_ref().map_or(-1, |c| c.as_raw_fd());
+    let mut own = vec![chan.raw(), console_fd, crate::logs::raw_fd()];
+    own.extend(joins.iter().map(|(_, f)| f.as_raw_fd()));
+    close_other_fds(3 + cfg.preserve_fds as i32, &own);
+    chan.expect(channel::GO)?;
+    for (flag, f) in joins {
+        nix::sched::setns(f, *flag).with_context(|| {
+            format!(
+                "cannot join the container's {} namespace",
+                namespaces::proc_name(*flag)
+            )
+        })?;
+    }
+    if joins.iter().any(|(f, _)| *f == CloneFlags::CLONE_NEWUSER) {
+        nix::unistd::setresgid(0.into(), 0.into(), 0.into())
+            .context("cannot become gid 0 in the user namespace")?;
+        nix::unistd::setresuid(0.into(), 0.into(), 0.into())
+            .context("cannot become uid 0 in the user namespace")?;
+    }
+    if let Some(sock) = &prep.console {
+        nix::unistd::setsid().context("setsid failed")?;
+        console::setup_pty(sock.as_raw_fd(), prep.console_size)?;
+    }
+    let (exe, envp) = become_process(cfg.process, prep)?;
+    close_fds_on_exec(cfg.preserve_fds, &own);
+    chan.send(channel::READY, &[])?;
+    let err = nix::unistd::execve(&exe, &prep.args, &envp).unwrap_err();
+    bail!(
+        "exec {}: {}",
+        exe.to_string_lossy(),
+        err.desc().to_lowercase()
+    )
+}

@@ -1,0 +1,160 @@
+//! exec: a new process inside a running container, in its namespaces and cgroup.
+mod common;
+use common::*;
+use serde_json::json;
+
+fn running(env: &Env, name: &str) -> (String, i64) {
+    env.config_sh("sleep 100", |v| v["hostname"] = json!("exechost"));
+    let id = env.id(name);
+    let out = env.brig(&["run", "-d", "--bundle", &path_str(&env.bundle), &id]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let pid = env.state(&id)["pid"].as_i64().unwrap();
+    (id, pid)
+}
+
+#[test]
+fn exec_joins_namespaces_and_cgroup_and_returns_status() {
+    let env = Env::new("exec");
+    let (id, pid) = running(&env, "c");
+    let out = env.brig(&["exec", &id, "sh", "-c", "hostname; for n in pid net mnt uts ipc; do readlink /proc/self/ns/$n; done; cat /proc/self/cgroup; exit 5"]);
+    assert_eq!(out.status.code(), Some(5), "{}", text(&out.stderr));
+    let o = text(&out.stdout);
+    let lines: Vec<&str> = o.lines().collect();
+    assert_eq!(lines[0], "exechost");
+    for (i, n) in ["pid", "net", "mnt", "uts", "ipc"].iter().enumerate() {
+        let init = std::fs::read_link(format!("/proc/{pid}/ns/{n}")).unwrap();
+        assert_eq!(lines[i + 1], init.to_string_lossy(), "{n} namespace");
+    }
+    let init_cgroups = std::fs::read_to_string(format!("/proc/{pid}/cgroup")).unwrap();
+    assert_eq!(
+        lines[6..].join("\n"),
+        init_cgroups.trim_end(),
+        "same cgroups as the init"
+    );
+    assert!(env.brig(&["delete", "--force", &id]).status.success());
+    env.assert_gone(&id);
+}
+
+#[test]
+fn exec_flags_user_env_cwd_caps_nnp() {
+    let env = Env::new("execflags");
+    let (id, _) = running(&env, "c");
+    let out = env.brig(&[
+        "exec",
+        "-u",
+        "1000:1000",
+        "-g",
+        "5",
+        "-e",
+        "FOO=bar",
+        "--cwd",
+        "/tmp",
+        "--cap",
+        "CAP_NET_RAW",
+        "--no-new-privs",
+        &id,
+        "sh",
+        "-c",
+        "id -u; id -G; pwd; echo $FOO; grep -E '^(CapEff|NoNewPrivs)' /proc/self/status",
+    ]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let o = text(&out.stdout);
+    let lines: Vec<&str> = o.lines().collect();
+    assert_eq!(&lines[..4], ["1000", "1000 5", "/tmp", "bar"], "{o}");
+    // CAP_NET_RAW is bit 13: with ambient it survives the switch to uid 1000.
+    let eff = u64::from_str_radix(field(&o, "CapEff"), 16).unwrap();
+    assert!(eff & (1 << 13) != 0, "{o}");
+    assert_eq!(field(&o, "NoNewPrivs"), "1");
+    assert!(env.brig(&["delete", "--force", &id]).status.success());
+}
+
+#[test]
+fn exec_process_file_detached_with_pid_file() {
+    let env = Env::new("execproc");
+    let (id, _) = running(&env, "c");
+    // The shape containerd and podman write (see CONTRACT.md).
+    let proc_file = env.dir.join("process.json");
+    std::fs::write(&proc_file, json!({
+        "user": {"uid": 0, "gid": 0, "additionalGids": [0]},
+        "args": ["sleep", "77"],
+        "env": ["PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"],
+        "cwd": "/",
+        "capabilities": {"bounding": ["CAP_KILL"], "effective": ["CAP_KILL"], "permitted": ["CAP_KILL"]},
+        "rlimits": [{"type": "RLIMIT_NOFILE", "hard": 1024, "soft": 1024}],
+        "noNewPrivileges": true
+    }).to_string()).unwrap();
+    let pid_file = env.dir.join("exec.pid");
+    let out = env.brig(&[
+        "exec",
+        "--process",
+        &path_str(&proc_file),
+        "--detach",
+        "--pid-file",
+        &path_str(&pid_file),
+        &id,
+    ]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(out.stdout.is_empty() && out.stderr.is_empty());
+    let pid: i32 = std::fs::read_to_string(&pid_file)
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap();
+    wait_until("exec of sleep 77", || {
+        text(&std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default()).contains("77")
+    });
+    let pids: Vec<i32> =
+        serde_json::from_slice(&env.brig(&["ps", "--format", "json", &id]).stdout).unwrap();
+    assert!(
+        pids.contains(&pid),
+        "the exec'd process is in the container's cgroup: {pids:?}"
+    );
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    assert_eq!(field(&status, "CapEff"), "0000000000000020");
+    // A detached exec'd process is a child of brig's caller (here: this test), which must reap it, as conmon
+    // and the shim do: until then the pid namespace cannot die.
+    std::thread::spawn(move || nix::sys::wait::waitpid(nix::unistd::Pid::from_raw(pid), None));
+    let del = env.brig(&["delete", "--force", &id]);
+    assert!(del.status.success(), "{}", text(&del.stderr));
+    assert!(!pid_alive(pid), "delete --force kills exec'd processes too");
+    env.assert_gone(&id);
+}
+
+#[test]
+fn exec_refusals_leave_the_container_unharmed() {
+    let env = Env::new("execbad");
+    let (id, _) = running(&env, "c");
+    env.fails(
+        &["exec", &id, "no-such-program"],
+        "executable file not found",
+    );
+    env.fails(&["exec", &id], "no command");
+    let bad = env.dir.join("bad.json");
+    std::fs::write(&bad, "{not json").unwrap();
+    env.fails(
+        &["exec", "--process", &path_str(&bad), &id],
+        &format!("--process {}", bad.display()),
+    );
+    env.fails(&["exec", "-u", "root", &id, "true"], "--user");
+    env.fails(
+        &["exec", "--cap", "CAP_NOPE", &id, "true"],
+        "unknown capability",
+    );
+    env.fails(&["exec", &env.id("missing"), "true"], "does not exist");
+    assert!(env.brig(&["pause", &id]).status.success());
+    env.fails(&["exec", &id, "true"], "paused");
+    assert!(env.brig(&["resume", &id]).status.success());
+    assert_eq!(env.status(&id), "running");
+    let pids: Vec<i32> =
+        serde_json::from_slice(&env.brig(&["ps", "--format", "json", &id]).stdout).unwrap();
+    assert_eq!(
+        pids.len(),
+        1,
+        "no failed exec left a process behind: {pids:?}"
+    );
+    assert!(env.brig(&["kill", &id, "KILL"]).status.success());
+    wait_until("stopped", || env.status(&id) == "stopped");
+    env.fails(&["exec", &id, "true"], "container not running");
+    assert!(env.brig(&["delete", &id]).status.success());
+    env.assert_gone(&id);
+}
