@@ -10,7 +10,7 @@ set -euo pipefail
 runs=${1:-50}
 repo=$(cd "$(dirname "$0")/.." && pwd)
 need=()
-for p in hyperfine runc crun time; do dpkg -s "$p" >/dev/null 2>&1 || need+=("$p"); done
+for p in hyperfine runc crun time libseccomp-dev pkg-config; do dpkg -s "$p" >/dev/null 2>&1 || need+=("$p"); done
 if [ ${#need[@]} -gt 0 ]; then
   apt-get update -qq >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}" >/dev/null
 fi

@@ -11,7 +11,7 @@ cd "$repo"
 [ "$(id -u)" = 0 ] || { echo "test-cgroup-v2.sh: needs root" >&2; exit 1; }
 need=()
 command -v qemu-system-x86_64 >/dev/null || need+=(qemu-system-x86)
-for p in busybox-static kmod cpio xz-utils; do dpkg -s "$p" >/dev/null 2>&1 || need+=("$p"); done
+for p in busybox-static kmod cpio xz-utils libseccomp-dev pkg-config; do dpkg -s "$p" >/dev/null 2>&1 || need+=("$p"); done
 if [ ${#need[@]} -gt 0 ] || [ ! -f /var/cache/cgroup-v2-vm/kpkg ]; then
   apt-get update -qq >/dev/null   # also needed to resolve and download the guest kernel package
 fi

@@ -144,9 +144,6 @@ pub fn validate(spec: &Spec) -> Result<()> {
                 check_sysctl(key, &has)?;
             }
         }
-        if linux.seccomp().is_some() {
-            bail!("config.json: linux.seccomp is not supported by this version of brig");
-        }
         if linux.intel_rdt().is_some() {
             bail!("config.json: linux.intelRdt is not supported by brig");
         }

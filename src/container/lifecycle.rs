@@ -350,9 +350,11 @@ pub fn exec(c: Container, process: &oci_spec::runtime::Process, opts: &ExecOptio
         .map(|p| p.dirs.clone())
         .unwrap_or_default();
     let blocked = (!opts.detach).then(process::foreground::block_signals);
+    let spec = recorded_spec(&c.dir)?;
     let cfg = process::exec::ExecConfig {
         init_pid: c.state.pid,
         process,
+        seccomp: spec.linux().as_ref().and_then(|l| l.seccomp().as_ref()),
         console_socket: opts.console_socket,
         preserve_fds: opts.preserve_fds,
         child_of_caller: opts.detach,

@@ -17,6 +17,8 @@ use std::path::{Path, PathBuf};
 pub struct ExecConfig<'a> {
     pub init_pid: i32,
     pub process: &'a Process,
+    /// The container's seccomp profile, which exec'd processes get too (as runc).
+    pub seccomp: Option<&'a oci_spec::runtime::LinuxSeccomp>,
     pub console_socket: Option<&'a Path>,
     pub preserve_fds: u32,
     /// --detach: the process becomes a child of brig's caller (conmon and the shim wait for it).
@@ -43,7 +45,7 @@ fn differs(pid: i32, name: &str) -> bool {
 
 /// Start the process; returns its host pid once it has reached execve's doorstep.
 pub fn spawn_exec(cfg: &ExecConfig) -> Result<i32> {
-    let prep = prepare_process(cfg.process, cfg.console_socket)?;
+    let prep = prepare_process(cfg.process, cfg.seccomp, cfg.console_socket)?;
     let pid = cfg.init_pid;
     let mut joins: Vec<(CloneFlags, File)> = Vec::new();
     for (name, flag) in CHILD_JOINS {

@@ -128,6 +128,11 @@ pub(super) fn become_process(
     p: &ProcessPrep,
 ) -> Result<(CString, Vec<CString>)> {
     security::rlimits::apply(&p.rlimits)?;
+    let nnp = process.no_new_privileges().unwrap_or(false);
+    if let (Some(filter), false) = (&p.seccomp, nnp) {
+        // Without no_new_privs, loading a filter needs CAP_SYS_ADMIN: now, before capabilities go.
+        security::seccomp::load(filter)?;
+    }
     security::capabilities::drop_bounding(&p.caps)?;
     let user = process.user();
     let groups = user.additional_gids().clone().unwrap_or_default();
@@ -142,7 +147,7 @@ pub(super) fn become_process(
             e.desc().to_lowercase()
         )
     })?;
-    if process.no_new_privileges().unwrap_or(false) {
+    if nnp {
         security::set_no_new_privs()?;
     }
     let mut env = p.env.clone();
@@ -154,6 +159,10 @@ pub(super) fn become_process(
         .iter()
         .map(|e| CString::new(e.as_str()))
         .collect::<Result<Vec<_>, _>>()?;
+    if let (Some(filter), true) = (&p.seccomp, nnp) {
+        // As close to execve as possible: the fewer syscalls after it, the fewer a profile must allow.
+        security::seccomp::load(filter)?;
+    }
     Ok((exe, envp))
 }
 

@@ -13,7 +13,7 @@ pub mod namespaces;
 use crate::security::{capabilities::CapSets, rlimits::Rlimit};
 use anyhow::{bail, Context, Result};
 use nix::sched::CloneFlags;
-use oci_spec::runtime::{Process, Spec};
+use oci_spec::runtime::{LinuxSeccomp, Process, Spec};
 use std::ffi::CString;
 use std::os::fd::{FromRawFd, OwnedFd};
 use std::path::Path;
@@ -52,6 +52,8 @@ pub(crate) struct ProcessPrep {
     pub rlimits: Vec<Rlimit>,
     pub console: Option<OwnedFd>,
     pub console_size: Option<(u16, u16)>,
+    /// Built here, loaded by the process itself just before execve.
+    pub seccomp: Option<libseccomp::ScmpFilterContext>,
 }
 
 /// Prepared before the clone, read by the init.
@@ -66,6 +68,7 @@ pub(crate) struct Prepared {
 /// Check and convert a process's args, env, capabilities and rlimits, and connect its console socket.
 pub(crate) fn prepare_process(
     process: &Process,
+    seccomp: Option<&LinuxSeccomp>,
     console_socket: Option<&Path>,
 ) -> Result<ProcessPrep> {
     let args = process
@@ -95,6 +98,7 @@ pub(crate) fn prepare_process(
     let console_size = process
         .console_size()
         .map(|b| (b.height() as u16, b.width() as u16));
+    let seccomp = seccomp.map(crate::security::seccomp::build).transpose()?;
     Ok(ProcessPrep {
         args,
         env,
@@ -102,6 +106,7 @@ pub(crate) fn prepare_process(
         rlimits,
         console,
         console_size,
+        seccomp,
     })
 }
 
@@ -111,7 +116,8 @@ fn prepare(cfg: &InitConfig) -> Result<Prepared> {
         .process()
         .as_ref()
         .context("config.json: process is missing")?;
-    let process = prepare_process(process, cfg.console_socket)?;
+    let seccomp = cfg.spec.linux().as_ref().and_then(|l| l.seccomp().as_ref());
+    let process = prepare_process(process, seccomp, cfg.console_socket)?;
     let dir = std::ffi::CString::new(cfg.state_dir.as_os_str().as_encoded_bytes())?;
     // SAFETY: open(2) on a path we created; owned right away.
     let fd = unsafe {

@@ -3,6 +3,7 @@
 
 pub mod capabilities;
 pub mod rlimits;
+pub mod seccomp;
 pub mod user;
 
 use anyhow::{bail, Result};
