@@ -65,18 +65,92 @@ fn pty_master_over_console_socket() {
 }
 
 #[test]
-fn terminal_without_console_socket_is_refused() {
+fn terminal_without_console_socket_is_refused_when_brig_will_not_stay() {
     let env = Env::new("tty-nosock");
     env.config_sh("true", |v| {
         v["process"]["terminal"] = serde_json::json!(true)
     });
+    for args in [vec!["create"], vec!["run", "-d"]] {
+        let id = env.id(args[0]);
+        let b = path_str(&env.bundle);
+        let mut full: Vec<&str> = args.clone();
+        full.extend(["--bundle", &b, &id]);
+        env.fails(&full, "console-socket");
+        env.assert_gone(&id);
+    }
+}
+
+/// Foreground run/exec with process.terminal and no --console-socket: brig holds the pty and relays.
+fn relay(env: &Env, args: &[&str], input: &str) -> (i32, String) {
+    use std::io::Write;
+    let mut child = env
+        .cmd()
+        .args(args)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(input.as_bytes())
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    (
+        out.status.code().unwrap_or(-1),
+        text(&out.stdout).replace('\r', ""),
+    )
+}
+
+#[test]
+fn foreground_run_relays_the_terminal() {
+    let env = Env::new("tty-relay");
+    env.config_sh(
+        "tty; [ -t 0 ] && echo stdin-is-tty; read x; echo got $x; exit 4",
+        |v| {
+            v["process"]["terminal"] = serde_json::json!(true);
+        },
+    );
     let id = env.id("c");
-    let out = env.create(&id);
-    assert_eq!(out.status.code(), Some(1));
+    let (code, out) = relay(
+        &env,
+        &["run", "--bundle", &path_str(&env.bundle), &id],
+        "hello\n",
+    );
+    assert_eq!(code, 4, "{out}");
     assert!(
-        text(&out.stderr).contains("console-socket"),
-        "{}",
-        text(&out.stderr)
+        out.contains("/dev/pts/0") && out.contains("stdin-is-tty") && out.contains("got hello"),
+        "{out}"
     );
     env.assert_gone(&id);
+}
+
+#[test]
+fn exec_tty_relays_the_terminal() {
+    let env = Env::new("tty-exec");
+    env.config_sh("sleep 100", |_| {});
+    let id = env.id("c");
+    assert!(env
+        .brig(&["run", "-d", "--bundle", &path_str(&env.bundle), &id])
+        .status
+        .success());
+    let (code, out) = relay(
+        &env,
+        &[
+            "exec",
+            "-t",
+            &id,
+            "sh",
+            "-c",
+            "tty; read l; echo in-exec $l; exit 6",
+        ],
+        "line\n",
+    );
+    assert_eq!(code, 6, "{out}");
+    assert!(
+        out.contains("/dev/pts/") && out.contains("in-exec line"),
+        "{out}"
+    );
+    assert!(env.brig(&["delete", "--force", &id]).status.success());
 }

@@ -19,5 +19,7 @@ pub fn options(a: &CreateArgs, child_of_caller: bool) -> CreateOptions<'_> {
         no_new_keyring: a.no_new_keyring,
         preserve_fds: a.preserve_fds,
         child_of_caller,
+        // Only a foreground run (brig stays) can relay a terminal; create and run -d need --console-socket.
+        relay_terminal: !child_of_caller,
     }
 }

@@ -13,9 +13,9 @@ pub fn run(cli: &Cli, a: &RunArgs) -> Result<i32> {
         return start_or_remove(cli, id).map(|_| 0);
     }
     let blocked = foreground::block_signals();
-    let state = lifecycle::create(&cli.root, &super::create::options(&a.create, false))?;
+    let created = lifecycle::create(&cli.root, &super::create::options(&a.create, false))?;
     start_or_remove(cli, id)?;
-    let waited = foreground::wait_forwarding(&blocked, state.pid);
+    let waited = lifecycle::wait_foreground(&blocked, created.state.pid, created.relay);
     drop(blocked);
     if !a.keep {
         lifecycle::delete(&cli.root, id, true)?;

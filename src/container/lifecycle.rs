@@ -21,6 +21,14 @@ pub struct CreateOptions<'a> {
     pub preserve_fds: u32,
     /// create and `run -d`: the init becomes a child of brig's caller. Foreground `run`: of brig.
     pub child_of_caller: bool,
+    /// Foreground `run` with a terminal and no console socket: brig relays the pty itself.
+    pub relay_terminal: bool,
+}
+
+/// A created container, and brig's end of the console socket when brig relays its terminal.
+pub struct Created {
+    pub state: State,
+    pub relay: Option<std::os::fd::OwnedFd>,
 }
 
 /// The parent's side of the init's setup: cgroup placement and the runtime-namespace hooks.
@@ -91,7 +99,7 @@ fn hook_state_json(state: &State, status: &str) -> Vec<u8> {
 
 /// Create a container: state dir, cgroup, init waiting on exec.fifo, state.json, pid file. On any error
 /// everything made so far is removed again.
-pub fn create(root: &Path, opts: &CreateOptions) -> Result<State> {
+pub fn create(root: &Path, opts: &CreateOptions) -> Result<Created> {
     super::validate_id(opts.id)?;
     let bundle = spec::load(opts.bundle)?;
     let dir_guard = NewContainerDir::create(root, opts.id)?;
@@ -105,7 +113,7 @@ pub fn create(root: &Path, opts: &CreateOptions) -> Result<State> {
         opts.id,
         linux.and_then(|l| l.resources().as_ref()),
     )?;
-    let result = (|| -> Result<State> {
+    let result = (|| -> Result<Created> {
         let mut sup = CreateSupervisor {
             id: opts.id,
             bundle: &bundle,
@@ -122,9 +130,11 @@ pub fn create(root: &Path, opts: &CreateOptions) -> Result<State> {
             no_new_keyring: opts.no_new_keyring,
             preserve_fds: opts.preserve_fds,
             console_socket: opts.console_socket,
+            relay_terminal: opts.relay_terminal,
             child_of_caller: opts.child_of_caller,
         };
-        let pid = process::spawn_init(&cfg, &mut sup)?;
+        let spawned = process::spawn_init(&cfg, &mut sup)?;
+        let pid = spawned.pid;
         let mut state = sup.state(pid);
         state.own_pid_ns = process::namespaces::plan(&bundle.spec).own_pid;
         state.pid_start_time = match super::proc_stat(pid) {
@@ -144,12 +154,15 @@ pub fn create(root: &Path, opts: &CreateOptions) -> Result<State> {
             unsafe { libc::kill(pid, libc::SIGKILL) };
             return Err(e);
         }
-        Ok(state)
+        Ok(Created {
+            state,
+            relay: spawned.relay,
+        })
     })();
     match result {
-        Ok(state) => {
+        Ok(created) => {
             dir_guard.keep();
-            Ok(state)
+            Ok(created)
         }
         Err(e) => {
             let _ = cgroups::remove(&cgroup);
@@ -339,6 +352,18 @@ pub struct ExecOptions<'a> {
     pub detach: bool,
 }
 
+/// Wait for a foreground process: relaying its terminal when brig holds the pty, else just forwarding signals.
+pub fn wait_foreground(
+    blocked: &process::foreground::Blocked,
+    pid: i32,
+    relay: Option<std::os::fd::OwnedFd>,
+) -> Result<i32> {
+    match relay {
+        Some(sock) => process::foreground::relay_and_wait(blocked, pid, &sock),
+        None => process::foreground::wait_forwarding(blocked, pid),
+    }
+}
+
 /// Run `process` in the container. Detached: returns 0 once it runs (its pid in the pid file). Otherwise
 /// waits, forwarding signals, and returns its exit code.
 pub fn exec(c: Container, process: &oci_spec::runtime::Process, opts: &ExecOptions) -> Result<i32> {
@@ -358,9 +383,11 @@ pub fn exec(c: Container, process: &oci_spec::runtime::Process, opts: &ExecOptio
         console_socket: opts.console_socket,
         preserve_fds: opts.preserve_fds,
         child_of_caller: opts.detach,
+        relay_terminal: !opts.detach && opts.console_socket.is_none(),
         cgroup_dirs: &dirs,
     };
-    let pid = process::exec::spawn_exec(&cfg)?;
+    let spawned = process::exec::spawn_exec(&cfg)?;
+    let pid = spawned.pid;
     if let Some(p) = opts.pid_file {
         write_pid_file(p, pid)?;
     }
@@ -368,6 +395,6 @@ pub fn exec(c: Container, process: &oci_spec::runtime::Process, opts: &ExecOptio
     drop(c);
     match blocked {
         None => Ok(0),
-        Some(b) => process::foreground::wait_forwarding(&b, pid),
+        Some(b) => wait_foreground(&b, pid, spawned.relay),
     }
 }

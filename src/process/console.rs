@@ -118,3 +118,38 @@ pub fn setup_pty(socket: RawFd, size: Option<(u16, u16)>) -> Result<()> {
     }
     Ok(())
 }
+
+/// A connected pair standing in for --console-socket when brig relays the terminal itself.
+pub fn socketpair() -> Result<(OwnedFd, OwnedFd)> {
+    nix::sys::socket::socketpair(
+        AddressFamily::Unix,
+        SockType::Stream,
+        None,
+        SockFlag::SOCK_CLOEXEC,
+    )
+    .context("cannot create the console socketpair")
+}
+
+/// The pty master the container's process sent over `sock`.
+pub fn receive_master(sock: &OwnedFd) -> Result<OwnedFd> {
+    use nix::sys::socket::{recvmsg, ControlMessageOwned};
+    let mut buf = [0u8; 64];
+    let mut iov = [std::io::IoSliceMut::new(&mut buf)];
+    let mut space = nix::cmsg_space!([RawFd; 1]);
+    let msg = recvmsg::<()>(
+        sock.as_raw_fd(),
+        &mut iov,
+        Some(&mut space),
+        MsgFlags::MSG_CMSG_CLOEXEC,
+    )
+    .context("cannot receive the pty master")?;
+    for c in msg.cmsgs().context("cannot read the pty master message")? {
+        if let ControlMessageOwned::ScmRights(fds) = c {
+            if let Some(fd) = fds.first() {
+                // SAFETY: a descriptor the kernel just gave us.
+                return Ok(unsafe { OwnedFd::from_raw_fd(*fd) });
+            }
+        }
+    }
+    bail!("the container sent no pty master")
+}

@@ -23,6 +23,8 @@ pub struct ExecConfig<'a> {
     pub preserve_fds: u32,
     /// --detach: the process becomes a child of brig's caller (conmon and the shim wait for it).
     pub child_of_caller: bool,
+    /// With a terminal and no console socket: brig relays the terminal itself.
+    pub relay_terminal: bool,
     /// The container's cgroup directories (the process is added to each).
     pub cgroup_dirs: &'a [PathBuf],
 }
@@ -44,8 +46,13 @@ fn differs(pid: i32, name: &str) -> bool {
 }
 
 /// Start the process; returns its host pid once it has reached execve's doorstep.
-pub fn spawn_exec(cfg: &ExecConfig) -> Result<i32> {
-    let prep = prepare_process(cfg.process, cfg.seccomp, cfg.console_socket)?;
+pub fn spawn_exec(cfg: &ExecConfig) -> Result<super::Spawned> {
+    let mut prep = prepare_process(
+        cfg.process,
+        cfg.seccomp,
+        cfg.console_socket,
+        cfg.relay_terminal,
+    )?;
     let pid = cfg.init_pid;
     let mut joins: Vec<(CloneFlags, File)> = Vec::new();
     for (name, flag) in CHILD_JOINS {
@@ -113,7 +120,10 @@ pub fn spawn_exec(cfg: &ExecConfig) -> Result<i32> {
         }
         return Err(e);
     }
-    Ok(child)
+    Ok(super::Spawned {
+        pid: child,
+        relay: prep.relay.take(),
+    })
 }
 
 fn child_main(

@@ -29,6 +29,8 @@ pub struct InitConfig<'a> {
     pub no_new_keyring: bool,
     pub preserve_fds: u32,
     pub console_socket: Option<&'a Path>,
+    /// With a terminal and no console socket: brig receives the pty itself and relays (foreground run).
+    pub relay_terminal: bool,
     /// Make the init a child of brig's caller (create, run -d) rather than of brig (foreground run).
     pub child_of_caller: bool,
 }
@@ -54,6 +56,8 @@ pub(crate) struct ProcessPrep {
     pub console_size: Option<(u16, u16)>,
     /// Built here, loaded by the process itself just before execve.
     pub seccomp: Option<libseccomp::ScmpFilterContext>,
+    /// brig's end of the console socketpair when brig relays the terminal itself.
+    pub relay: Option<OwnedFd>,
 }
 
 /// Prepared before the clone, read by the init.
@@ -70,6 +74,7 @@ pub(crate) fn prepare_process(
     process: &Process,
     seccomp: Option<&LinuxSeccomp>,
     console_socket: Option<&Path>,
+    relay_terminal: bool,
 ) -> Result<ProcessPrep> {
     let args = process
         .args()
@@ -87,8 +92,14 @@ pub(crate) fn prepare_process(
     let caps = crate::security::capabilities::from_spec(process.capabilities().as_ref())?;
     let rlimits = crate::security::rlimits::from_spec(process.rlimits().as_deref().unwrap_or(&[]))?;
     let terminal = process.terminal().unwrap_or(false);
+    let mut relay = None;
     let console = match (terminal, console_socket) {
         (true, Some(path)) => Some(console::connect_socket(path)?),
+        (true, None) if relay_terminal => {
+            let (ours, theirs) = console::socketpair()?;
+            relay = Some(ours);
+            Some(theirs)
+        }
         (true, None) => {
             bail!("process.terminal is true: a --console-socket is needed to receive the terminal")
         }
@@ -107,6 +118,7 @@ pub(crate) fn prepare_process(
         console,
         console_size,
         seccomp,
+        relay,
     })
 }
 
@@ -117,7 +129,7 @@ fn prepare(cfg: &InitConfig) -> Result<Prepared> {
         .as_ref()
         .context("config.json: process is missing")?;
     let seccomp = cfg.spec.linux().as_ref().and_then(|l| l.seccomp().as_ref());
-    let process = prepare_process(process, seccomp, cfg.console_socket)?;
+    let process = prepare_process(process, seccomp, cfg.console_socket, cfg.relay_terminal)?;
     let dir = std::ffi::CString::new(cfg.state_dir.as_os_str().as_encoded_bytes())?;
     // SAFETY: open(2) on a path we created; owned right away.
     let fd = unsafe {
@@ -159,9 +171,15 @@ pub fn reserve_preserved_fds(n: u32) {
     }
 }
 
-/// Spawn the init and drive its setup to the point where it waits for `start`. Returns its host pid.
+/// A process brig started: its host pid, and brig's end of the console socket when brig relays the terminal.
+pub struct Spawned {
+    pub pid: i32,
+    pub relay: Option<OwnedFd>,
+}
+
+/// Spawn the init and drive its setup to the point where it waits for `start`.
 /// On failure the init is killed; the caller removes what it made.
-pub fn spawn_init(cfg: &InitConfig, sup: &mut dyn Supervisor) -> Result<i32> {
+pub fn spawn_init(cfg: &InitConfig, sup: &mut dyn Supervisor) -> Result<Spawned> {
     let mut prep = prepare(cfg)?;
     prep.runtime_hooks = sup.has_runtime_hooks();
     let (parent_end, init_end) = channel::pair()?;
@@ -202,7 +220,10 @@ pub fn spawn_init(cfg: &InitConfig, sup: &mut dyn Supervisor) -> Result<i32> {
         }
         return Err(e);
     }
-    Ok(pid)
+    Ok(Spawned {
+        pid,
+        relay: prep.process.relay.take(),
+    })
 }
 
 fn drive(
