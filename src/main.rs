@@ -25,8 +25,12 @@ fn main() {
     let cli = Cli::parse();
     // Before brig opens anything: its own fds must not land in the range handed to the container.
     match &cli.command {
-        Some(Command::Create(a)) => process::reserve_preserved_fds(a.preserve_fds),
-        Some(Command::Run(a)) => process::reserve_preserved_fds(a.create.preserve_fds),
+        Some(Command::Create(a)) => {
+            process::reserve_preserved_fds(process::listen_fds() + a.preserve_fds)
+        }
+        Some(Command::Run(a)) => {
+            process::reserve_preserved_fds(process::listen_fds() + a.create.preserve_fds)
+        }
         Some(Command::Exec(a)) => process::reserve_preserved_fds(a.preserve_fds),
         _ => {}
     }

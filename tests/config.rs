@@ -528,3 +528,50 @@ fn init_is_not_dumpable_before_exec() {
     );
     assert!(env.brig(&["delete", "--force", &id]).status.success());
 }
+
+#[test]
+fn systemd_listen_fds_are_passed_like_runc() {
+    use std::os::unix::process::CommandExt;
+    let env = Env::new("listenfds");
+    env.config_sh("echo $LISTEN_FDS $LISTEN_PID; cat <&3; cat <&4", |_| {});
+    let (a, b) = (env.dir.join("a"), env.dir.join("b"));
+    std::fs::write(&a, "socket-a ").unwrap();
+    std::fs::write(&b, "preserved-b").unwrap();
+    let fa = std::fs::File::open(&a).unwrap();
+    let fb = std::fs::File::open(&b).unwrap();
+    let (ra, rb) = (
+        std::os::fd::AsRawFd::as_raw_fd(&fa),
+        std::os::fd::AsRawFd::as_raw_fd(&fb),
+    );
+    let out_path = env.dir.join("out");
+    let mut cmd = env.cmd();
+    cmd.env("LISTEN_FDS", "1")
+        .args([
+            "run",
+            "--preserve-fds",
+            "1",
+            "--bundle",
+            &path_str(&env.bundle),
+            &env.id("c"),
+        ])
+        .stdout(std::fs::File::create(&out_path).unwrap());
+    // SAFETY: only dup2/fcntl between fork and exec.
+    unsafe {
+        cmd.pre_exec(move || {
+            // Through high numbers first so neither source is overwritten before it is copied.
+            libc::dup2(ra, 100);
+            libc::dup2(rb, 101);
+            libc::dup2(100, 3);
+            libc::dup2(101, 4);
+            libc::fcntl(3, libc::F_SETFD, 0);
+            libc::fcntl(4, libc::F_SETFD, 0);
+            Ok(())
+        });
+    }
+    assert!(cmd.status().unwrap().success());
+    let out = std::fs::read_to_string(&out_path).unwrap();
+    assert_eq!(
+        out, "1 1\nsocket-a preserved-b",
+        "LISTEN_FDS first, then --preserve-fds"
+    );
+}

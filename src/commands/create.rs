@@ -17,7 +17,8 @@ pub fn options(a: &CreateArgs, child_of_caller: bool) -> CreateOptions<'_> {
         console_socket: a.console_socket.as_deref(),
         no_pivot: a.no_pivot,
         no_new_keyring: a.no_new_keyring,
-        preserve_fds: a.preserve_fds,
+        // systemd's activated sockets come first, then --preserve-fds (as runc).
+        preserve_fds: crate::process::listen_fds() + a.preserve_fds,
         child_of_caller,
         // Only a foreground run (brig stays) can relay a terminal; create and run -d need --console-socket.
         relay_terminal: !child_of_caller,

@@ -129,7 +129,16 @@ fn prepare(cfg: &InitConfig) -> Result<Prepared> {
         .as_ref()
         .context("config.json: process is missing")?;
     let seccomp = cfg.spec.linux().as_ref().and_then(|l| l.seccomp().as_ref());
-    let process = prepare_process(process, seccomp, cfg.console_socket, cfg.relay_terminal)?;
+    let mut process = prepare_process(process, seccomp, cfg.console_socket, cfg.relay_terminal)?;
+    let listen = listen_fds();
+    if listen > 0 {
+        // The activated program finds its sockets as systemd would hand them to it (it is the init, pid 1).
+        process
+            .env
+            .retain(|e| !e.starts_with("LISTEN_FDS=") && !e.starts_with("LISTEN_PID="));
+        process.env.push(format!("LISTEN_FDS={listen}"));
+        process.env.push("LISTEN_PID=1".to_string());
+    }
     let dir = std::ffi::CString::new(cfg.state_dir.as_os_str().as_encoded_bytes())?;
     // SAFETY: open(2) on a path we created; owned right away.
     let fd = unsafe {
@@ -152,6 +161,15 @@ fn prepare(cfg: &InitConfig) -> Result<Prepared> {
         state_dir_fd,
         runtime_hooks: false,
     })
+}
+
+/// Sockets handed over by systemd socket activation (`LISTEN_FDS=n` in brig's environment, fds 3..3+n):
+/// they go to the container first, before the `--preserve-fds` ones, as runc passes them.
+pub fn listen_fds() -> u32 {
+    std::env::var("LISTEN_FDS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0)
 }
 
 /// Occupy fds 3..3+n that the caller did not open (with /dev/null), so none of brig's own descriptors can
