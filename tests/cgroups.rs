@@ -382,3 +382,18 @@ fn unified_keys_on_v2_refused_on_v1() {
     env.fails(&["run", "--bundle", &b, &bad], "linux.resources.unified");
     env.assert_gone(&bad);
 }
+
+#[test]
+fn docker_zero_resources_mean_unset() {
+    // What docker 20.10 writes into every config.json (see CONTRACT.md): zeros are "not set", as in runc.
+    let env = Env::new("dockerzeros");
+    env.config_sh("true", |v| {
+        v["linux"]["resources"] = json!({
+            "devices": [{"allow": false, "access": "rwm"}],
+            "memory": {"disableOOMKiller": false},
+            "cpu": {"shares": 0},
+            "blockIO": {"weight": 0}
+        });
+    });
+    env.run_ok(&env.id("c"));
+}

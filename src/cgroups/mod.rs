@@ -253,11 +253,48 @@ fn mkdir_tracked(dir: &Path, mountpoint: &Path, created: &mut Vec<PathBuf>) -> R
 
 /// Apply `linux.resources`.
 pub fn apply(place: &CgroupPlace, r: &LinuxResources) -> Result<()> {
+    let r = &without_unset(r);
     if place.v2 {
         v2::apply(&place.dirs[0], r)
     } else {
         v1::apply(&place.dirs, r)
     }
+}
+
+/// The fields runc treats as "not set" when they are 0 (docker sends `"cpu":{"shares":0}`,
+/// `"blockIO":{"weight":0}` on every container, and zeros for "unchanged" in `update`). Others, such as
+/// swappiness or cpu.idle, mean what they say at 0.
+const ZERO_IS_UNSET: &[(&str, &str)] = &[
+    ("memory", "limit"),
+    ("memory", "reservation"),
+    ("memory", "swap"),
+    ("memory", "kernel"),
+    ("memory", "kernelTCP"),
+    ("cpu", "shares"),
+    ("cpu", "quota"),
+    ("cpu", "period"),
+    ("cpu", "realtimeRuntime"),
+    ("cpu", "realtimePeriod"),
+    ("blockIO", "weight"),
+    ("blockIO", "leafWeight"),
+    ("pids", "limit"),
+];
+
+pub fn without_unset(r: &LinuxResources) -> LinuxResources {
+    let Ok(mut v) = serde_json::to_value(r) else {
+        return r.clone();
+    };
+    for (section, key) in ZERO_IS_UNSET {
+        if let Some(obj) = v.get_mut(*section).and_then(|s| s.as_object_mut()) {
+            if obj.get(*key).and_then(|x| x.as_i64()) == Some(0) {
+                obj.remove(*key);
+            }
+            if obj.is_empty() {
+                v.as_object_mut().map(|m| m.remove(*section));
+            }
+        }
+    }
+    serde_json::from_value(v).unwrap_or_else(|_| r.clone())
 }
 
 /// One device cgroup rule: `a`, `b` or `c`, with `None` for "any" major/minor.
@@ -575,6 +612,25 @@ mod tests {
         assert_eq!(own_cgroup_in(text, &mem), "/m/x");
         assert_eq!(own_cgroup_in(text, &cpu), "/c");
         assert_eq!(own_cgroup_in(text, &uni), "/u");
+    }
+
+    #[test]
+    fn docker_zeros_are_unset() {
+        let r: LinuxResources = serde_json::from_value(serde_json::json!({
+            "memory": {"limit": 67108864, "reservation": 0, "swap": 0, "kernel": 0, "swappiness": 0, "disableOOMKiller": false},
+            "cpu": {"shares": 0, "quota": 0, "period": 0, "idle": 0},
+            "blockIO": {"weight": 0},
+            "pids": {"limit": 0}
+        }))
+        .unwrap();
+        let v = serde_json::to_value(without_unset(&r)).unwrap();
+        assert_eq!(
+            v,
+            serde_json::json!({
+                "memory": {"limit": 67108864, "swappiness": 0, "disableOOMKiller": false},
+                "cpu": {"idle": 0}
+            })
+        );
     }
 
     #[test]

@@ -1,5 +1,6 @@
 //! `brig update`: new cgroup limits for a running container, from a LinuxResources JSON file (podman:
-//! `--resources=FILE`), from stdin (docker: `--resources -`, zeros meaning unchanged) and/or from flags.
+//! `--resources=FILE`), from stdin (docker: `--resources -`) and/or from flags. Zeros mean "unchanged" the
+//! way runc reads them (`cgroups::without_unset`).
 
 use crate::cli::{Cli, UpdateArgs};
 use crate::container::{lifecycle, Container};
@@ -25,24 +26,12 @@ pub fn run(cli: &Cli, a: &UpdateArgs) -> Result<i32> {
                 .with_context(|| format!("--resources {}: invalid JSON", p.display()))?
         }
     };
-    drop_zeros(&mut v);
     apply_flags(&mut v, a)?;
     let r: LinuxResources =
         serde_json::from_value(v).context("--resources: not a LinuxResources object")?;
     let c = Container::load(&cli.root, &a.id)?;
     lifecycle::update(&c, &r)?;
     Ok(0)
-}
-
-/// docker sends every field, 0 meaning "leave as is": remove those so they are not written.
-fn drop_zeros(v: &mut Value) {
-    if let Value::Object(map) = v {
-        map.retain(|_, x| !(x.as_i64() == Some(0) || x.as_u64() == Some(0)));
-        for x in map.values_mut() {
-            drop_zeros(x);
-        }
-        map.retain(|_, x| !matches!(x, Value::Object(m) if m.is_empty()));
-    }
 }
 
 fn apply_flags(v: &mut Value, a: &UpdateArgs) -> Result<()> {
@@ -124,13 +113,5 @@ mod tests {
         assert_eq!(bytes("-1", "f").unwrap(), -1);
         assert!(bytes("lots", "f").is_err());
         assert!(bytes("-5", "f").is_err());
-    }
-
-    #[test]
-    fn docker_zeros_mean_unchanged() {
-        let mut v = json!({"memory":{"limit":67108864,"reservation":0,"swap":134217728,"kernel":0},
-            "cpu":{"shares":0,"quota":0,"period":0},"blockIO":{"weight":0}});
-        drop_zeros(&mut v);
-        assert_eq!(v, json!({"memory":{"limit":67108864,"swap":134217728}}));
     }
 }
