@@ -36,17 +36,12 @@ fn read(p: &PathBuf) -> String {
     std::fs::read_to_string(p).unwrap().trim().to_string()
 }
 
-fn run_detached(env: &Env, id: &str) {
-    let out = env.brig(&["run", "-d", "--bundle", &path_str(&env.bundle), id]);
-    assert!(out.status.success(), "{}", text(&out.stderr));
-}
-
 #[test]
 fn pause_and_resume() {
     let env = Env::new("pause");
     env.config_sh("while true; do sleep 0.01; done", |_| {});
     let id = env.id("c");
-    run_detached(&env, &id);
+    env.run_detached(&id);
     assert!(
         !env.brig(&["resume", &id]).status.success(),
         "resume of a running container"
@@ -92,7 +87,7 @@ fn ps_lists_exactly_the_containers_processes() {
     let env = Env::new("ps");
     env.config_sh("sleep 100 & sleep 101 & wait", |_| {});
     let id = env.id("c");
-    run_detached(&env, &id);
+    env.run_detached(&id);
     let procs = cgroup_file(&env, &id, "cgroup.procs");
     wait_until("three processes", || read(&procs).lines().count() == 3);
     let out = env.brig(&["ps", "--format", "json", &id]);
@@ -131,7 +126,7 @@ fn resources_written_and_enforced() {
         },
     );
     let id = env.id("c");
-    run_detached(&env, &id);
+    env.run_detached(&id);
     assert_eq!(read(&cgroup_file(&env, &id, "pids.max")), "5");
     assert_eq!(read(&cgroup_file(&env, &id, "cpuset.cpus")), "0");
     if v2() {
@@ -191,7 +186,7 @@ fn update_from_flags_file_and_stdin() {
         v["linux"]["resources"] = json!({"memory": {"limit": 67108864}, "pids": {"limit": 100}});
     });
     let id = env.id("c");
-    run_detached(&env, &id);
+    env.run_detached(&id);
     let limit = cgroup_file(
         &env,
         &id,
@@ -266,7 +261,7 @@ fn events_stats_and_oom() {
         }));
     });
     let id = env.id("c");
-    run_detached(&env, &id);
+    env.run_detached(&id);
     let out = env.brig(&["events", "--stats", &id]);
     assert!(out.status.success(), "{}", text(&out.stderr));
     let rec: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
@@ -362,7 +357,7 @@ fn unified_keys_on_v2_refused_on_v1() {
     });
     let id = env.id("c");
     if v2() {
-        run_detached(&env, &id);
+        env.run_detached(&id);
         assert_eq!(read(&cgroup_file(&env, &id, "memory.high")), "50003968");
         assert_eq!(read(&cgroup_file(&env, &id, "pids.max")), "33");
         assert!(env.brig(&["delete", "--force", &id]).status.success());

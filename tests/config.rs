@@ -111,11 +111,7 @@ fn joining_a_namespace_by_path() {
     let env = Env::new("joinns");
     env.config_sh("sleep 100", |_| {});
     let first = env.id("first");
-    let b = path_str(&env.bundle);
-    assert!(env
-        .brig(&["run", "-d", "--bundle", &b, &first])
-        .status
-        .success());
+    env.run_detached(&first);
     let pid = env.state(&first)["pid"].as_i64().unwrap();
     let host_view = std::fs::read_link(format!("/proc/{pid}/ns/net")).unwrap();
     let uts_view = std::fs::read_link(format!("/proc/{pid}/ns/uts")).unwrap();

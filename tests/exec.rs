@@ -6,8 +6,7 @@ use serde_json::json;
 fn running(env: &Env, name: &str) -> (String, i64) {
     env.config_sh("sleep 100", |v| v["hostname"] = json!("exechost"));
     let id = env.id(name);
-    let out = env.brig(&["run", "-d", "--bundle", &path_str(&env.bundle), &id]);
-    assert!(out.status.success(), "{}", text(&out.stderr));
+    env.run_detached(&id);
     let pid = env.state(&id)["pid"].as_i64().unwrap();
     (id, pid)
 }

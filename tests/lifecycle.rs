@@ -77,11 +77,7 @@ fn delete_force_kills_running_and_tolerates_missing() {
     let env = Env::new("delforce");
     env.config_sh("sleep 100", |_| {});
     let id = env.id("c");
-    let b = path_str(&env.bundle);
-    assert!(env
-        .brig(&["run", "-d", "--bundle", &b, &id])
-        .status
-        .success());
+    env.run_detached(&id);
     let pid = env.state(&id)["pid"].as_i64().unwrap() as i32;
     assert_eq!(env.status(&id), "running");
     let out = env.brig(&["delete", "--force", &id]);
@@ -170,11 +166,7 @@ fn kill_signal_spellings_and_all() {
         },
     );
     let id = env.id("c");
-    let b = path_str(&env.bundle);
-    assert!(env
-        .brig(&["run", "-d", "--bundle", &b, &id])
-        .status
-        .success());
+    env.run_detached(&id);
     for sig in ["SIGUSR1", "usr1", "10"] {
         assert!(env.brig(&["kill", &id, sig]).status.success(), "kill {sig}");
     }

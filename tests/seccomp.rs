@@ -84,10 +84,7 @@ fn exec_gets_the_containers_filter() {
             "syscalls": [{"names": ["mkdir", "mkdirat"], "action": "SCMP_ACT_ERRNO", "errnoRet": 38}]});
     });
     let id = env.id("c");
-    assert!(env
-        .brig(&["run", "-d", "--bundle", &path_str(&env.bundle), &id])
-        .status
-        .success());
+    env.run_detached(&id);
     let out = env.brig(&[
         "exec",
         &id,

@@ -131,10 +131,7 @@ fn exec_tty_relays_the_terminal() {
     let env = Env::new("tty-exec");
     env.config_sh("sleep 100", |_| {});
     let id = env.id("c");
-    assert!(env
-        .brig(&["run", "-d", "--bundle", &path_str(&env.bundle), &id])
-        .status
-        .success());
+    env.run_detached(&id);
     let (code, out) = relay(
         &env,
         &[

@@ -76,13 +76,13 @@ pub fn spawn_exec(cfg: &ExecConfig) -> Result<super::Spawned> {
     }
     let (parent_end, child_end) = channel::pair()?;
     let saved = namespaces::enter_for_clone(&parent_plan)?;
-    let mut flags = libc::SIGCHLD as libc::c_ulong;
-    if cfg.child_of_caller {
-        flags |= libc::CLONE_PARENT as libc::c_ulong;
-    }
-    // SAFETY: a fork-like clone of a single-threaded process; the child never returns.
-    let child = unsafe { libc::syscall(libc::SYS_clone, flags, 0usize, 0usize, 0usize, 0usize) };
-    if child == 0 {
+    let flags = if cfg.child_of_caller {
+        libc::CLONE_PARENT as libc::c_ulong
+    } else {
+        0
+    };
+    let cloned = super::clone_process(flags);
+    if let Ok(0) = cloned {
         drop(parent_end);
         let err = match child_main(cfg, &prep, &joins, &child_end) {
             Ok(never) => match never {},
@@ -96,13 +96,10 @@ pub fn spawn_exec(cfg: &ExecConfig) -> Result<super::Spawned> {
         // SAFETY: leave without running the parent's destructors.
         unsafe { libc::_exit(127) }
     }
-    let clone_err = std::io::Error::last_os_error();
     let left = namespaces::leave(&saved);
     drop(child_end);
-    if child < 0 {
-        bail!("cannot create the exec process (clone): {clone_err}");
-    }
-    let child = child as i32;
+    let child =
+        cloned.map_err(|e| anyhow::anyhow!("cannot create the exec process (clone): {e}"))?;
     let result = left.and_then(|_| {
         for dir in cfg.cgroup_dirs {
             let procs = dir.join("cgroup.procs");
@@ -113,11 +110,7 @@ pub fn spawn_exec(cfg: &ExecConfig) -> Result<super::Spawned> {
         parent_end.expect(channel::READY)
     });
     if let Err(e) = result {
-        // SAFETY: kill the process we just made.
-        unsafe { libc::kill(child, libc::SIGKILL) };
-        if !cfg.child_of_caller {
-            let _ = nix::sys::wait::waitpid(nix::unistd::Pid::from_raw(child), None);
-        }
+        super::abandon(child, cfg.child_of_caller);
         return Err(e);
     }
     Ok(super::Spawned {

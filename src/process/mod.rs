@@ -189,6 +189,35 @@ pub fn reserve_preserved_fds(n: u32) {
     }
 }
 
+/// A fork-like clone(2): no new stack, the child continues from here on a copy of this single-threaded
+/// process. Returns 0 in the child, the child's host pid in the parent.
+pub(crate) fn clone_process(flags: libc::c_ulong) -> std::io::Result<i32> {
+    // SAFETY: without CLONE_VM the child gets its own copy of memory; brig has no other threads.
+    let pid = unsafe {
+        libc::syscall(
+            libc::SYS_clone,
+            flags | libc::SIGCHLD as libc::c_ulong,
+            0usize,
+            0usize,
+            0usize,
+            0usize,
+        )
+    };
+    if pid < 0 {
+        return Err(std::io::Error::last_os_error());
+    }
+    Ok(pid as i32)
+}
+
+/// Kill a process whose setup failed, and reap it when it is brig's own child.
+pub(crate) fn abandon(pid: i32, child_of_caller: bool) {
+    // SAFETY: kill(2) on the process brig has just made.
+    unsafe { libc::kill(pid, libc::SIGKILL) };
+    if !child_of_caller {
+        let _ = nix::sys::wait::waitpid(nix::unistd::Pid::from_raw(pid), None);
+    }
+}
+
 /// A process brig started: its host pid, and brig's end of the console socket when brig relays the terminal.
 pub struct Spawned {
     pub pid: i32,
@@ -206,36 +235,18 @@ pub fn spawn_init(cfg: &InitConfig, sup: &mut dyn Supervisor) -> Result<Spawned>
         flags |= CloneFlags::CLONE_PARENT;
     }
     let saved = namespaces::enter_for_clone(&prep.ns)?;
-    // SAFETY: a fork-like clone (no new stack) of a single-threaded process; the child runs init::run and
-    // never returns.
-    let pid = unsafe {
-        libc::syscall(
-            libc::SYS_clone,
-            flags.bits() as libc::c_ulong | libc::SIGCHLD as libc::c_ulong,
-            0usize,
-            0usize,
-            0usize,
-            0usize,
-        )
-    };
-    if pid == 0 {
+    let cloned = clone_process(flags.bits() as libc::c_ulong);
+    if let Ok(0) = cloned {
         drop(parent_end);
         init::run(cfg, &prep, &init_end);
     }
-    let clone_err = std::io::Error::last_os_error();
     let left = namespaces::leave(&saved);
     drop(init_end);
-    if pid < 0 {
-        bail!("cannot create the container init (clone): {clone_err}");
-    }
-    let pid = pid as i32;
+    let pid =
+        cloned.map_err(|e| anyhow::anyhow!("cannot create the container init (clone): {e}"))?;
     let result = left.and_then(|_| drive(cfg, &prep, &parent_end, sup, pid));
     if let Err(e) = result {
-        // SAFETY: kill the init we just made.
-        unsafe { libc::kill(pid, libc::SIGKILL) };
-        if !cfg.child_of_caller {
-            let _ = nix::sys::wait::waitpid(nix::unistd::Pid::from_raw(pid), None);
-        }
+        abandon(pid, cfg.child_of_caller);
         return Err(e);
     }
     Ok(Spawned {

@@ -149,6 +149,12 @@ impl Env {
         self.brig(&["create", "--bundle", &b, id])
     }
 
+    /// `run -d` of the bundle, which must succeed.
+    pub fn run_detached(&self, id: &str) {
+        let out = self.brig(&["run", "-d", "--bundle", &path_str(&self.bundle), id]);
+        assert!(out.status.success(), "run -d failed: {}", text(&out.stderr));
+    }
+
     pub fn create_ok(&self, id: &str) {
         let out = self.create(id);
         assert!(out.status.success(), "create failed: {}", text(&out.stderr));
