@@ -120,6 +120,28 @@ fn exec_process_file_detached_with_pid_file() {
 }
 
 #[test]
+fn exec_user_names_from_the_containers_passwd() {
+    let env = Env::new("execnames");
+    let (id, _) = running(&env, "c");
+    // bundles/busybox: user:x:1000:1000, group tty:x:5.
+    let out = env.brig(&["exec", "-u", "user", &id, "id"]);
+    assert_eq!(
+        text(&out.stdout).trim(),
+        "uid=1000(user) gid=1000(user)",
+        "{}",
+        text(&out.stderr)
+    );
+    let out = env.brig(&["exec", "-u", "user:tty", &id, "id"]);
+    assert_eq!(
+        text(&out.stdout).trim(),
+        "uid=1000(user) gid=5(tty)",
+        "{}",
+        text(&out.stderr)
+    );
+    assert!(env.brig(&["delete", "--force", &id]).status.success());
+}
+
+#[test]
 fn exec_refusals_leave_the_container_unharmed() {
     let env = Env::new("execbad");
     let (id, _) = running(&env, "c");
@@ -134,7 +156,14 @@ fn exec_refusals_leave_the_container_unharmed() {
         &["exec", "--process", &path_str(&bad), &id],
         &format!("--process {}", bad.display()),
     );
-    env.fails(&["exec", "-u", "root", &id, "true"], "--user");
+    env.fails(
+        &["exec", "-u", "alice", &id, "true"],
+        "no user \"alice\" in the container's /etc/passwd",
+    );
+    env.fails(
+        &["exec", "-u", "user:wheel", &id, "true"],
+        "no group \"wheel\"",
+    );
     env.fails(
         &["exec", "--cap", "CAP_NOPE", &id, "true"],
         "unknown capability",

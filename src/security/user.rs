@@ -41,6 +41,26 @@ pub fn home_of(uid: u32) -> String {
     home_in(&text, uid).unwrap_or_else(|| "/".to_string())
 }
 
+/// (uid, primary gid) of user `name` in passwd-format text.
+pub fn uid_of(passwd: &str, name: &str) -> Option<(u32, u32)> {
+    passwd.lines().find_map(|l| {
+        let f: Vec<&str> = l.split(':').collect();
+        (f.len() >= 4 && f[0] == name)
+            .then(|| Some((f[2].parse().ok()?, f[3].parse().ok()?)))
+            .flatten()
+    })
+}
+
+/// The gid of group `name` in group-format text.
+pub fn gid_of(group: &str, name: &str) -> Option<u32> {
+    group.lines().find_map(|l| {
+        let f: Vec<&str> = l.split(':').collect();
+        (f.len() >= 3 && f[0] == name)
+            .then(|| f[2].parse().ok())
+            .flatten()
+    })
+}
+
 fn home_in(passwd: &str, uid: u32) -> Option<String> {
     passwd.lines().find_map(|l| {
         let f: Vec<&str> = l.split(':').collect();
@@ -52,6 +72,16 @@ fn home_in(passwd: &str, uid: u32) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn names_to_ids() {
+        let p = "root:x:0:0:root:/root:/bin/sh\nuser:x:1000:100:u:/home/u:/bin/sh\nbroken:x:abc:1::/:/bin/sh\n";
+        assert_eq!(uid_of(p, "user"), Some((1000, 100)));
+        assert_eq!(uid_of(p, "nobody"), None);
+        assert_eq!(uid_of(p, "broken"), None);
+        assert_eq!(gid_of("tty:x:5:\nusers:x:100:\n", "users"), Some(100));
+        assert_eq!(gid_of("tty:x:5:\n", "wheel"), None);
+    }
 
     #[test]
     fn passwd_home() {
