@@ -110,13 +110,82 @@ fn bad_profiles_are_refused_cleanly() {
     let b = path_str(&env.bundle);
     env.fails(&["create", "--bundle", &b, &id], "SCMP_ACT_BOGUS");
     env.assert_gone(&id);
-    v["linux"]["seccomp"] = json!({"defaultAction": "SCMP_ACT_ALLOW", "listenerPath": "/run/l.sock",
+    // NOTIFY needs a listener; a listener that is not there fails create, leaving nothing behind.
+    v["linux"]["seccomp"] = json!({"defaultAction": "SCMP_ACT_ALLOW",
         "syscalls": [{"names": ["mkdir"], "action": "SCMP_ACT_NOTIFY"}]});
     env.write_config(&v);
     let id = env.id("b");
     env.fails(
         &["create", "--bundle", &b, &id],
-        "linux.seccomp.syscalls[0]",
+        "linux.seccomp.syscalls[0]: SCMP_ACT_NOTIFY needs linux.seccomp.listenerPath",
     );
     env.assert_gone(&id);
+    v["linux"]["seccomp"]["listenerPath"] = json!(path_str(&env.dir.join("nobody-listens.sock")));
+    env.write_config(&v);
+    let id = env.id("c");
+    env.fails(
+        &["create", "--bundle", &b, &id],
+        "linux.seccomp.listenerPath",
+    );
+    env.assert_gone(&id);
+}
+
+#[test]
+fn notify_fd_goes_to_the_listener_with_the_state() {
+    use nix::sys::socket::{recvmsg, ControlMessageOwned, MsgFlags};
+    use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+    let env = Env::new("seccomp-notify");
+    let sock = env.dir.join("listener.sock");
+    let listener = std::os::unix::net::UnixListener::bind(&sock).unwrap();
+    env.config_sh("mkdir /tmp/n 2>&1; echo done", |v| {
+        v["linux"]["seccomp"] = json!({
+            "defaultAction": "SCMP_ACT_ALLOW",
+            "listenerPath": path_str(&sock),
+            "listenerMetadata": "meta-1",
+            "syscalls": [{"names": ["mkdir", "mkdirat"], "action": "SCMP_ACT_NOTIFY"}]
+        });
+        v["mounts"]
+            .as_array_mut()
+            .unwrap()
+            .push(json!({"destination": "/tmp", "type": "tmpfs", "source": "tmpfs"}));
+    });
+    let agent = std::thread::spawn(move || {
+        let (stream, _) = listener.accept().unwrap();
+        let mut buf = vec![0u8; 65536];
+        let mut iov = [std::io::IoSliceMut::new(&mut buf)];
+        let mut space = nix::cmsg_space!([std::os::fd::RawFd; 1]);
+        let msg = recvmsg::<()>(
+            stream.as_raw_fd(),
+            &mut iov,
+            Some(&mut space),
+            MsgFlags::empty(),
+        )
+        .unwrap();
+        let mut fd = None;
+        for c in msg.cmsgs().unwrap() {
+            if let ControlMessageOwned::ScmRights(fds) = c {
+                // SAFETY: received just now.
+                fd = Some(unsafe { OwnedFd::from_raw_fd(fds[0]) });
+            }
+        }
+        let n = msg.bytes;
+        let state: serde_json::Value = serde_json::from_slice(&buf[..n]).unwrap();
+        let fd = fd.expect("the notify fd came with the state");
+        let link = std::fs::read_link(format!("/proc/self/fd/{}", fd.as_raw_fd())).unwrap();
+        // Closing the listener makes the notified syscalls fail with ENOSYS.
+        drop(fd);
+        (state, link)
+    });
+    let id = env.id("c");
+    let out = env.run_ok(&id);
+    let (state, link) = agent.join().unwrap();
+    assert_eq!(state["fds"], json!(["seccompFd"]));
+    assert_eq!(state["metadata"], "meta-1");
+    assert_eq!(state["state"]["id"], id.as_str());
+    assert!(state["pid"].as_i64().unwrap() > 0);
+    assert!(link.to_string_lossy().contains("seccomp"), "{link:?}");
+    assert!(
+        out.contains("Function not implemented") && out.contains("done"),
+        "{out}"
+    );
 }

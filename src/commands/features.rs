@@ -21,7 +21,7 @@ pub fn document() -> serde_json::Value {
             "cgroup": {"v1": true, "v2": true, "systemd": false, "systemdUser": false},
             "seccomp": {
                 "enabled": true,
-                "actions": ["SCMP_ACT_ALLOW", "SCMP_ACT_ERRNO", "SCMP_ACT_KILL", "SCMP_ACT_KILL_PROCESS",
+                "actions": ["SCMP_ACT_ALLOW", "SCMP_ACT_ERRNO", "SCMP_ACT_KILL", "SCMP_ACT_KILL_PROCESS", "SCMP_ACT_NOTIFY",
                             "SCMP_ACT_KILL_THREAD", "SCMP_ACT_LOG", "SCMP_ACT_TRACE", "SCMP_ACT_TRAP"],
                 "operators": ["SCMP_CMP_EQ", "SCMP_CMP_GE", "SCMP_CMP_GT", "SCMP_CMP_LE", "SCMP_CMP_LT",
                               "SCMP_CMP_MASKED_EQ", "SCMP_CMP_NE"],
@@ -53,8 +53,8 @@ mod tests {
         assert_eq!(d["linux"]["seccomp"]["enabled"], true);
         let actions = d["linux"]["seccomp"]["actions"].as_array().unwrap();
         assert!(
-            !actions.iter().any(|a| a == "SCMP_ACT_NOTIFY"),
-            "listeners are not supported"
+            actions.iter().any(|a| a == "SCMP_ACT_NOTIFY"),
+            "listenerPath is supported"
         );
         assert_eq!(d["linux"]["cgroup"]["systemd"], false);
     }

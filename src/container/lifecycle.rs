@@ -380,6 +380,7 @@ pub fn exec(c: Container, process: &oci_spec::runtime::Process, opts: &ExecOptio
         init_pid: c.state.pid,
         process,
         seccomp: spec.linux().as_ref().and_then(|l| l.seccomp().as_ref()),
+        state: serde_json::to_value(c.state.oci(c.status())).unwrap_or_default(),
         console_socket: opts.console_socket,
         preserve_fds: opts.preserve_fds,
         child_of_caller: opts.detach,

@@ -13,10 +13,15 @@ pub const RUN_HOOKS: u8 = b'H';
 pub const HOOKS_DONE: u8 = b'h';
 /// Init -> parent: set up and waiting for `start`.
 pub const READY: u8 = b'R';
+/// Init or exec'd process -> parent: the seccomp notify fd (SCM_RIGHTS), for linux.seccomp.listenerPath.
+pub const SECCOMP_FD: u8 = b'S';
 /// Init -> parent: failed; payload is the message.
 pub const ERROR: u8 = b'E';
 
 const MAX_MESSAGE: usize = 1 << 20;
+
+/// A message: its tag, its payload, and the descriptor it carried (SCM_RIGHTS), if any.
+pub type Message = (u8, Vec<u8>, Option<OwnedFd>);
 
 pub struct Channel {
     fd: OwnedFd,
@@ -53,26 +58,62 @@ impl Channel {
         Ok(())
     }
 
+    /// Send a message carrying one file descriptor (SCM_RIGHTS).
+    pub fn send_fd(&self, tag: u8, fd: &OwnedFd) -> Result<()> {
+        use nix::sys::socket::{sendmsg, ControlMessage, MsgFlags};
+        let fds = [fd.as_raw_fd()];
+        let payload = [tag];
+        sendmsg::<()>(
+            self.fd.as_raw_fd(),
+            &[std::io::IoSlice::new(&payload)],
+            &[ControlMessage::ScmRights(&fds)],
+            MsgFlags::MSG_NOSIGNAL,
+            None,
+        )
+        .map_err(|e| anyhow::anyhow!("sync socket: {e}"))?;
+        Ok(())
+    }
+
     /// The next message, or None when the other side has closed (exited).
     pub fn recv(&self) -> Result<Option<(u8, Vec<u8>)>> {
+        Ok(self.recv_with_fd()?.map(|(t, p, _)| (t, p)))
+    }
+
+    /// The next message and the descriptor it carries, if any.
+    pub fn recv_with_fd(&self) -> Result<Option<Message>> {
+        use nix::sys::socket::{recvmsg, ControlMessageOwned, MsgFlags};
+        use std::os::fd::FromRawFd;
         let mut buf = vec![0u8; MAX_MESSAGE];
         loop {
-            // SAFETY: recv into a buffer of the stated size.
-            let n =
-                unsafe { libc::recv(self.fd.as_raw_fd(), buf.as_mut_ptr().cast(), buf.len(), 0) };
-            if n < 0 {
-                let e = std::io::Error::last_os_error();
-                if e.raw_os_error() == Some(libc::EINTR) {
-                    continue;
+            let mut iov = [std::io::IoSliceMut::new(&mut buf)];
+            let mut space = nix::cmsg_space!([std::os::fd::RawFd; 1]);
+            let msg = match recvmsg::<()>(
+                self.fd.as_raw_fd(),
+                &mut iov,
+                Some(&mut space),
+                MsgFlags::MSG_CMSG_CLOEXEC,
+            ) {
+                Err(nix::errno::Errno::EINTR) => continue,
+                Err(e) => bail!("sync socket: {e}"),
+                Ok(m) => m,
+            };
+            let n = msg.bytes;
+            let mut fd = None;
+            for c in msg
+                .cmsgs()
+                .map_err(|e| anyhow::anyhow!("sync socket: {e}"))?
+            {
+                if let ControlMessageOwned::ScmRights(fds) = c {
+                    // SAFETY: descriptors the kernel just gave us.
+                    fd = fds.first().map(|f| unsafe { OwnedFd::from_raw_fd(*f) });
                 }
-                bail!("sync socket: {e}");
             }
             if n == 0 {
                 return Ok(None);
             }
-            buf.truncate(n as usize);
+            buf.truncate(n);
             let tag = buf.remove(0);
-            return Ok(Some((tag, buf)));
+            return Ok(Some((tag, buf, fd)));
         }
     }
 

@@ -23,6 +23,8 @@ pub struct ExecConfig<'a> {
     pub preserve_fds: u32,
     /// --detach: the process becomes a child of brig's caller (conmon and the shim wait for it).
     pub child_of_caller: bool,
+    /// The container's OCI state, for a seccomp listener.
+    pub state: serde_json::Value,
     /// With a terminal and no console socket: brig relays the terminal itself.
     pub relay_terminal: bool,
     /// The container's cgroup directories (the process is added to each).
@@ -107,7 +109,12 @@ pub fn spawn_exec(cfg: &ExecConfig) -> Result<super::Spawned> {
                 .with_context(|| format!("cannot add the exec process to {}", procs.display()))?;
         }
         parent_end.send(channel::GO, &[])?;
-        parent_end.expect(channel::READY)
+        super::await_ready(
+            &parent_end,
+            prep.seccomp_listener.as_ref(),
+            child,
+            &cfg.state,
+        )
     });
     if let Err(e) = result {
         super::abandon(child, cfg.child_of_caller);
@@ -149,7 +156,7 @@ fn child_main(
         nix::unistd::setsid().context("setsid failed")?;
         console::setup_pty(sock.as_raw_fd(), prep.console_size)?;
     }
-    let (exe, envp) = become_process(cfg.process, prep)?;
+    let (exe, envp) = become_process(cfg.process, prep, chan)?;
     close_fds_on_exec(cfg.preserve_fds, &own);
     chan.send(channel::READY, &[])?;
     let err = nix::unistd::execve(&exe, &prep.args, &envp).unwrap_err();

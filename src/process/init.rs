@@ -102,7 +102,7 @@ fn setup_and_exec(cfg: &InitConfig, prep: &Prepared, chan: &Channel) -> Result<I
     if let Some(sock) = &prep.process.console {
         console::setup_pty(sock.as_raw_fd(), prep.process.console_size)?;
     }
-    let (exe, envp) = become_process(process, &prep.process)?;
+    let (exe, envp) = become_process(process, &prep.process, chan)?;
     close_fds_on_exec(cfg.preserve_fds, &own);
 
     chan.send(channel::READY, &[])?;
@@ -126,12 +126,13 @@ fn setup_and_exec(cfg: &InitConfig, prep: &Prepared, chan: &Channel) -> Result<I
 pub(super) fn become_process(
     process: &Process,
     p: &ProcessPrep,
+    chan: &Channel,
 ) -> Result<(CString, Vec<CString>)> {
     security::rlimits::apply(&p.rlimits)?;
     let nnp = process.no_new_privileges().unwrap_or(false);
     if let (Some(filter), false) = (&p.seccomp, nnp) {
         // Without no_new_privs, loading a filter needs CAP_SYS_ADMIN: now, before capabilities go.
-        security::seccomp::load(filter)?;
+        load_seccomp(filter, p, chan)?;
     }
     security::capabilities::drop_bounding(&p.caps)?;
     let user = process.user();
@@ -161,9 +162,22 @@ pub(super) fn become_process(
         .collect::<Result<Vec<_>, _>>()?;
     if let (Some(filter), true) = (&p.seccomp, nnp) {
         // As close to execve as possible: the fewer syscalls after it, the fewer a profile must allow.
-        security::seccomp::load(filter)?;
+        load_seccomp(filter, p, chan)?;
     }
     Ok((exe, envp))
+}
+
+/// Load the filter; a notify listener fd goes to brig (which hands it to listenerPath) and is closed here:
+/// the container's program must never hold it.
+fn load_seccomp(
+    filter: &libseccomp::ScmpFilterContext,
+    p: &ProcessPrep,
+    chan: &Channel,
+) -> Result<()> {
+    if let Some(fd) = security::seccomp::load(filter, p.seccomp_listener.is_some())? {
+        chan.send_fd(channel::SECCOMP_FD, &fd)?;
+    }
+    Ok(())
 }
 
 /// Default dispositions and an empty mask: Rust ignores SIGPIPE and a foreground `run` blocks the signals it

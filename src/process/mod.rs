@@ -15,7 +15,7 @@ use anyhow::{bail, Context, Result};
 use nix::sched::CloneFlags;
 use oci_spec::runtime::{LinuxSeccomp, Process, Spec};
 use std::ffi::CString;
-use std::os::fd::{FromRawFd, OwnedFd};
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::path::Path;
 
 /// What the caller decides about a new init.
@@ -46,6 +46,9 @@ pub trait Supervisor {
     fn has_runtime_hooks(&self) -> bool;
 }
 
+/// Where seccomp notifications go: `listenerPath` and `listenerMetadata`.
+pub(crate) type Listener = (std::path::PathBuf, String);
+
 /// A process's settings resolved before the clone (shared by the init and by `exec`).
 pub(crate) struct ProcessPrep {
     pub args: Vec<CString>,
@@ -58,6 +61,8 @@ pub(crate) struct ProcessPrep {
     pub seccomp: Option<libseccomp::ScmpFilterContext>,
     /// brig's end of the console socketpair when brig relays the terminal itself.
     pub relay: Option<OwnedFd>,
+    /// linux.seccomp.listenerPath and listenerMetadata, when the filter notifies a listener.
+    pub seccomp_listener: Option<Listener>,
 }
 
 /// Prepared before the clone, read by the init.
@@ -109,6 +114,13 @@ pub(crate) fn prepare_process(
     let console_size = process
         .console_size()
         .map(|b| (b.height() as u16, b.width() as u16));
+    let seccomp_listener = seccomp.and_then(|s| {
+        let path = s
+            .listener_path()
+            .clone()
+            .filter(|p| !p.as_os_str().is_empty())?;
+        Some((path, s.listener_metadata().clone().unwrap_or_default()))
+    });
     let seccomp = seccomp.map(crate::security::seccomp::build).transpose()?;
     Ok(ProcessPrep {
         args,
@@ -119,6 +131,7 @@ pub(crate) fn prepare_process(
         console_size,
         seccomp,
         relay,
+        seccomp_listener,
     })
 }
 
@@ -270,9 +283,11 @@ fn drive(
     payload.push(b'\n');
     payload.extend(sup.state_json(pid, "created"));
     chan.send(channel::GO, &payload)?;
+    let creating: serde_json::Value =
+        serde_json::from_slice(&sup.state_json(pid, "creating")).unwrap_or_default();
     loop {
-        match chan.recv()? {
-            Some((channel::RUN_HOOKS, _)) => {
+        match chan.recv_with_fd()? {
+            Some((channel::RUN_HOOKS, _, _)) => {
                 let r = sup.runtime_hooks(pid);
                 if let Err(e) = &r {
                     chan.send(channel::ERROR, format!("{e:#}").as_bytes())?;
@@ -280,12 +295,69 @@ fn drive(
                 r?;
                 chan.send(channel::HOOKS_DONE, &[])?;
             }
-            Some((channel::READY, _)) => return Ok(()),
-            Some((channel::ERROR, msg)) => bail!("{}", String::from_utf8_lossy(&msg)),
-            Some((t, _)) => bail!("sync socket: unexpected message {:?}", t as char),
+            Some((channel::SECCOMP_FD, _, fd)) => {
+                forward_to_listener(prep.process.seccomp_listener.as_ref(), pid, &creating, fd)?
+            }
+            Some((channel::READY, _, _)) => return Ok(()),
+            Some((channel::ERROR, msg, _)) => bail!("{}", String::from_utf8_lossy(&msg)),
+            Some((t, _, _)) => bail!("sync socket: unexpected message {:?}", t as char),
             None => bail!("the container init exited during setup"),
         }
     }
+}
+
+/// Wait for READY from an exec'd process, handing a seccomp notify fd on to its listener meanwhile.
+pub(crate) fn await_ready(
+    chan: &channel::Channel,
+    listener: Option<&Listener>,
+    pid: i32,
+    state: &serde_json::Value,
+) -> Result<()> {
+    loop {
+        match chan.recv_with_fd()? {
+            Some((channel::SECCOMP_FD, _, fd)) => forward_to_listener(listener, pid, state, fd)?,
+            Some((channel::READY, _, _)) => return Ok(()),
+            Some((channel::ERROR, msg, _)) => bail!("{}", String::from_utf8_lossy(&msg)),
+            Some((t, _, _)) => bail!("sync socket: unexpected message {:?}", t as char),
+            None => bail!("the process exited during setup"),
+        }
+    }
+}
+
+/// Send the seccomp notify fd with the container process state to `listenerPath`, as the runtime spec says.
+fn forward_to_listener(
+    listener: Option<&Listener>,
+    pid: i32,
+    state: &serde_json::Value,
+    fd: Option<OwnedFd>,
+) -> Result<()> {
+    use nix::sys::socket::{sendmsg, ControlMessage, MsgFlags};
+    let (Some((path, metadata)), Some(fd)) = (listener, fd) else {
+        bail!("a seccomp notify fd arrived without a linux.seccomp.listenerPath");
+    };
+    let stream = std::os::unix::net::UnixStream::connect(path).map_err(|e| {
+        anyhow::anyhow!(
+            "linux.seccomp.listenerPath {}: cannot connect: {}",
+            path.display(),
+            crate::hooks::lower(&e)
+        )
+    })?;
+    let message = crate::security::seccomp::listener_message(pid, metadata, state);
+    let fds = [fd.as_raw_fd()];
+    sendmsg::<()>(
+        stream.as_raw_fd(),
+        &[std::io::IoSlice::new(&message)],
+        &[ControlMessage::ScmRights(&fds)],
+        MsgFlags::empty(),
+        None,
+    )
+    .map_err(|e| {
+        anyhow::anyhow!(
+            "linux.seccomp.listenerPath {}: cannot send: {e}",
+            path.display()
+        )
+    })?;
+    Ok(())
 }
 
 fn write_id_maps(spec: &Spec, pid: i32) -> Result<()> {

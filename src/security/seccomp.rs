@@ -18,15 +18,20 @@ fn name<T: serde::Serialize>(v: &T) -> String {
         .unwrap_or_default()
 }
 
-fn action(a: LinuxSeccompAction, errno: Option<u32>, field: &str) -> Result<ScmpAction> {
+fn action(
+    a: LinuxSeccompAction,
+    errno: Option<u32>,
+    field: &str,
+    listener: bool,
+) -> Result<ScmpAction> {
     let n = name(&a);
     let value = match n.as_str() {
         // EPERM when the config gives no errno (as runc).
         "SCMP_ACT_ERRNO" | "SCMP_ACT_TRACE" => Some(errno.unwrap_or(libc::EPERM as u32) as i32),
         _ => None,
     };
-    if n == "SCMP_ACT_NOTIFY" {
-        bail!("{field}: SCMP_ACT_NOTIFY (listenerPath) is not supported by this version of brig");
+    if n == "SCMP_ACT_NOTIFY" && !listener {
+        bail!("{field}: SCMP_ACT_NOTIFY needs linux.seccomp.listenerPath (a process to hand the notifications to)");
     }
     ScmpAction::from_str(&n, value).map_err(|e| anyhow::anyhow!("{field}: action {n}: {e}"))
 }
@@ -34,10 +39,15 @@ fn action(a: LinuxSeccompAction, errno: Option<u32>, field: &str) -> Result<Scmp
 /// Translate the config into a libseccomp filter. Unknown syscall names are skipped (as runc: profiles list
 /// syscalls of newer kernels and other architectures).
 pub fn build(s: &LinuxSeccomp) -> Result<ScmpFilterContext> {
+    let listener = s
+        .listener_path()
+        .as_ref()
+        .is_some_and(|p| !p.as_os_str().is_empty());
     let default = action(
         s.default_action(),
         s.default_errno_ret(),
         "linux.seccomp.defaultAction",
+        listener,
     )?;
     let mut ctx =
         ScmpFilterContext::new(default).context("linux.seccomp: cannot create a filter")?;
@@ -65,7 +75,7 @@ pub fn build(s: &LinuxSeccomp) -> Result<ScmpFilterContext> {
     }
     for (i, rule) in s.syscalls().iter().flatten().enumerate() {
         let field = format!("linux.seccomp.syscalls[{i}]");
-        let act = action(rule.action(), rule.errno_ret(), &field)?;
+        let act = action(rule.action(), rule.errno_ret(), &field, listener)?;
         // libseccomp refuses a rule whose action is the default one; it would change nothing anyway.
         if act == default {
             continue;
@@ -109,10 +119,33 @@ pub fn build(s: &LinuxSeccomp) -> Result<ScmpFilterContext> {
     Ok(ctx)
 }
 
-/// Install the filter in this process (the init or exec'd process, just before execve).
-pub fn load(ctx: &ScmpFilterContext) -> Result<()> {
+/// Install the filter in this process (the init or exec'd process, just before execve). With SCMP_ACT_NOTIFY
+/// rules the kernel hands out a listener fd, returned here for brig to pass on to `listenerPath`.
+pub fn load(ctx: &ScmpFilterContext, listener: bool) -> Result<Option<std::os::fd::OwnedFd>> {
     ctx.load()
-        .map_err(|e| anyhow::anyhow!("cannot load the seccomp filter: {e}"))
+        .map_err(|e| anyhow::anyhow!("cannot load the seccomp filter: {e}"))?;
+    if !listener {
+        return Ok(None);
+    }
+    let fd = ctx
+        .get_notify_fd()
+        .map_err(|e| anyhow::anyhow!("cannot get the seccomp notify fd: {e}"))?;
+    // SAFETY: the fd libseccomp just received from the kernel; it is ours to own and close.
+    Ok(Some(unsafe {
+        <std::os::fd::OwnedFd as std::os::fd::FromRawFd>::from_raw_fd(fd)
+    }))
+}
+
+/// The container process state the runtime spec says goes to `listenerPath` with the notify fd.
+pub fn listener_message(pid: i32, metadata: &str, state: &serde_json::Value) -> Vec<u8> {
+    serde_json::to_vec(&serde_json::json!({
+        "ociVersion": crate::container::OCI_VERSION,
+        "fds": ["seccompFd"],
+        "pid": pid,
+        "metadata": metadata,
+        "state": state
+    }))
+    .unwrap_or_default()
 }
 
 #[cfg(test)]
@@ -141,13 +174,15 @@ mod tests {
     }
 
     #[test]
-    fn notify_is_refused_with_the_field() {
-        let s = parse(serde_json::json!({"defaultAction": "SCMP_ACT_ALLOW",
-            "syscalls": [{"names": ["mkdir"], "action": "SCMP_ACT_NOTIFY"}]}));
-        let e = build(&s).err().unwrap().to_string();
+    fn notify_needs_a_listener() {
+        let mut v = serde_json::json!({"defaultAction": "SCMP_ACT_ALLOW",
+            "syscalls": [{"names": ["mkdir"], "action": "SCMP_ACT_NOTIFY"}]});
+        let e = build(&parse(v.clone())).err().unwrap().to_string();
         assert!(
-            e.contains("linux.seccomp.syscalls[0]") && e.contains("NOTIFY"),
+            e.contains("linux.seccomp.syscalls[0]") && e.contains("listenerPath"),
             "{e}"
         );
+        v["listenerPath"] = "/run/listener.sock".into();
+        build(&parse(v)).unwrap();
     }
 }
