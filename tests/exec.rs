@@ -186,3 +186,88 @@ fn exec_refusals_leave_the_container_unharmed() {
     assert!(env.brig(&["delete", &id]).status.success());
     env.assert_gone(&id);
 }
+
+#[test]
+fn exec_preserve_fds_console_socket_and_apparmor() {
+    use std::os::unix::process::CommandExt;
+    let env = Env::new("execmore");
+    let (id, _) = running(&env, "c");
+    // --preserve-fds: fd 3 reaches the process, nothing above it does.
+    let data = env.dir.join("fd3");
+    std::fs::write(&data, "via fd 3\n").unwrap();
+    let f3 = std::fs::File::open(&data).unwrap();
+    let raw = std::os::fd::AsRawFd::as_raw_fd(&f3);
+    let out_path = env.dir.join("out");
+    let mut cmd = env.cmd();
+    cmd.args([
+        "exec",
+        "--preserve-fds",
+        "1",
+        &id,
+        "sh",
+        "-c",
+        "cat <&3; ls /proc/self/fd | wc -l",
+    ])
+    .stdout(std::fs::File::create(&out_path).unwrap());
+    // SAFETY: only dup2/fcntl between fork and exec.
+    unsafe {
+        cmd.pre_exec(move || {
+            libc::dup2(raw, 100);
+            libc::dup2(100, 3);
+            libc::fcntl(3, libc::F_SETFD, 0);
+            Ok(())
+        });
+    }
+    assert!(cmd.status().unwrap().success());
+    let out = std::fs::read_to_string(&out_path).unwrap();
+    // 0-2, 3, and ls's own directory fd.
+    assert_eq!(out.lines().collect::<Vec<_>>(), ["via fd 3", "5"], "{out}");
+
+    // --tty with --console-socket: the master arrives over the socket.
+    let sock = env.dir.join("console.sock");
+    let listener = std::os::unix::net::UnixListener::bind(&sock).unwrap();
+    let waiter = std::thread::spawn(move || {
+        use nix::sys::socket::{recvmsg, ControlMessageOwned, MsgFlags};
+        use std::os::fd::AsRawFd;
+        let (stream, _) = listener.accept().unwrap();
+        let mut buf = [0u8; 64];
+        let mut iov = [std::io::IoSliceMut::new(&mut buf)];
+        let mut space = nix::cmsg_space!([std::os::fd::RawFd; 1]);
+        let msg = recvmsg::<()>(
+            stream.as_raw_fd(),
+            &mut iov,
+            Some(&mut space),
+            MsgFlags::empty(),
+        )
+        .unwrap();
+        msg.cmsgs()
+            .unwrap()
+            .any(|c| matches!(c, ControlMessageOwned::ScmRights(_)))
+    });
+    let out = env.brig(&[
+        "exec",
+        "-t",
+        "--console-socket",
+        &path_str(&sock),
+        &id,
+        "true",
+    ]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(
+        waiter.join().unwrap(),
+        "the pty master came over the console socket"
+    );
+
+    // --apparmor on a host without AppArmor is accepted and ignored, as runc.
+    let out = env.brig(&["exec", "--apparmor", "docker-default", &id, "true"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+
+    // A process file without args is refused.
+    let bad = env.dir.join("noargs.json");
+    std::fs::write(&bad, r#"{"user": {"uid": 0, "gid": 0}, "cwd": "/"}"#).unwrap();
+    env.fails(
+        &["exec", "--process", &path_str(&bad), &id],
+        "args must name a program",
+    );
+    assert!(env.brig(&["delete", "--force", &id]).status.success());
+}
