@@ -70,11 +70,6 @@ pub fn validate(spec: &Spec) -> Result<()> {
     if process.user().username().is_some() {
         bail!("config.json: process.user.username is only for Windows");
     }
-    if let Some(aa) = process.apparmor_profile() {
-        if !aa.is_empty() {
-            crate::security::apparmor_check(aa)?;
-        }
-    }
     if process
         .selinux_label()
         .as_deref()

@@ -258,9 +258,36 @@ fn exec_preserve_fds_console_socket_and_apparmor() {
         "the pty master came over the console socket"
     );
 
-    // --apparmor on a host without AppArmor is accepted and ignored, as runc.
-    let out = env.brig(&["exec", "--apparmor", "docker-default", &id, "true"]);
+    // --apparmor: applied where the host has AppArmor ("unconfined" always exists there), ignored where it has
+    // none (as runc); a profile that is not loaded is refused where it would apply.
+    let out = env.brig(&[
+        "exec",
+        "--apparmor",
+        "unconfined",
+        &id,
+        "sh",
+        "-c",
+        "cat /proc/self/attr/current 2>/dev/null; true",
+    ]);
     assert!(out.status.success(), "{}", text(&out.stderr));
+    let apparmor = std::fs::read_to_string("/sys/module/apparmor/parameters/enabled")
+        .is_ok_and(|s| s.trim() == "Y");
+    if apparmor {
+        assert!(
+            text(&out.stdout).contains("unconfined"),
+            "{}",
+            text(&out.stdout)
+        );
+        env.fails(
+            &["exec", "--apparmor", "brig-no-such-profile", &id, "true"],
+            "process.apparmorProfile",
+        );
+    } else {
+        assert!(env
+            .brig(&["exec", "--apparmor", "brig-no-such-profile", &id, "true"])
+            .status
+            .success());
+    }
 
     // A process file without args is refused.
     let bad = env.dir.join("noargs.json");

@@ -25,13 +25,9 @@ pub fn run(cli: &Cli, a: &ExecArgs) -> Result<i32> {
         }
         None => from_flags(&c, a)?,
     };
-    if let Some(aa) = a
-        .apparmor
-        .as_deref()
-        .or(process.apparmor_profile().as_deref())
-        .filter(|p| !p.is_empty())
-    {
-        crate::security::apparmor_check(aa)?;
+    let mut process = process;
+    if let Some(aa) = &a.apparmor {
+        process.set_apparmor_profile(Some(aa.clone()));
     }
     let opts = lifecycle::ExecOptions {
         console_socket: a.console_socket.as_deref(),

@@ -128,6 +128,9 @@ pub(super) fn become_process(
     p: &ProcessPrep,
     chan: &Channel,
 ) -> Result<(CString, Vec<CString>)> {
+    if let Some(profile) = &p.apparmor {
+        security::apply_apparmor(profile)?;
+    }
     security::rlimits::apply(&p.rlimits)?;
     let nnp = process.no_new_privileges().unwrap_or(false);
     if let (Some(filter), false) = (&p.seccomp, nnp) {

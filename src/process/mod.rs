@@ -63,6 +63,8 @@ pub(crate) struct ProcessPrep {
     pub relay: Option<OwnedFd>,
     /// linux.seccomp.listenerPath and listenerMetadata, when the filter notifies a listener.
     pub seccomp_listener: Option<Listener>,
+    /// The AppArmor profile to confine the program with (None when the host has AppArmor disabled).
+    pub apparmor: Option<String>,
 }
 
 /// Prepared before the clone, read by the init.
@@ -132,6 +134,7 @@ pub(crate) fn prepare_process(
         seccomp,
         relay,
         seccomp_listener,
+        apparmor: crate::security::apparmor_profile(process.apparmor_profile().as_deref()),
     })
 }
 

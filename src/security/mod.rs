@@ -1,5 +1,5 @@
 //! Who the container process is and what it may do: user and groups, capabilities, rlimits, no_new_privs,
-//! and the AppArmor/SELinux fields. Everything here runs in the init just before exec.
+//! AppArmor and SELinux. Everything here runs in the init (or exec'd process) just before execve.
 
 pub mod capabilities;
 pub mod rlimits;
@@ -8,15 +8,30 @@ pub mod user;
 
 use anyhow::{bail, Result};
 
-/// runc ignores an AppArmor profile when the host has AppArmor disabled; brig does the same. On a host with
-/// AppArmor enabled brig cannot apply the profile yet, so it refuses rather than run unconfined.
-pub fn apparmor_check(profile: &str) -> Result<()> {
-    if apparmor_enabled() {
-        bail!("process.apparmorProfile {profile:?}: applying AppArmor profiles is not supported by this version of brig");
+/// The AppArmor profile to apply: runc ignores the field when the host has AppArmor disabled, and so does brig.
+pub fn apparmor_profile(profile: Option<&str>) -> Option<String> {
+    let profile = profile.filter(|p| !p.is_empty())?;
+    if !apparmor_enabled() {
+        crate::logs::debug(&format!(
+            "AppArmor is disabled on this host: ignoring profile {profile:?} (as runc)"
+        ));
+        return None;
     }
-    crate::logs::debug(&format!(
-        "AppArmor is disabled on this host: ignoring profile {profile:?} (as runc)"
-    ));
+    Some(profile.to_string())
+}
+
+/// Ask AppArmor to confine this process with `profile` from its next execve on (libapparmor's
+/// aa_change_onexec, what runc does). An unloaded profile is refused by the kernel here, not at exec.
+pub fn apply_apparmor(profile: &str) -> Result<()> {
+    let request = format!("exec {profile}");
+    let written = std::fs::write("/proc/self/attr/apparmor/exec", &request)
+        .or_else(|_| std::fs::write("/proc/self/attr/exec", &request));
+    if let Err(e) = written {
+        bail!(
+            "process.apparmorProfile {profile:?}: cannot apply it (is the profile loaded?): {}",
+            crate::hooks::lower(&e)
+        );
+    }
     Ok(())
 }
 
