@@ -226,24 +226,8 @@ fn exec_preserve_fds_console_socket_and_apparmor() {
     // --tty with --console-socket: the master arrives over the socket.
     let sock = env.dir.join("console.sock");
     let listener = std::os::unix::net::UnixListener::bind(&sock).unwrap();
-    let waiter = std::thread::spawn(move || {
-        use nix::sys::socket::{recvmsg, ControlMessageOwned, MsgFlags};
-        use std::os::fd::AsRawFd;
-        let (stream, _) = listener.accept().unwrap();
-        let mut buf = [0u8; 64];
-        let mut iov = [std::io::IoSliceMut::new(&mut buf)];
-        let mut space = nix::cmsg_space!([std::os::fd::RawFd; 1]);
-        let msg = recvmsg::<()>(
-            stream.as_raw_fd(),
-            &mut iov,
-            Some(&mut space),
-            MsgFlags::empty(),
-        )
-        .unwrap();
-        msg.cmsgs()
-            .unwrap()
-            .any(|c| matches!(c, ControlMessageOwned::ScmRights(_)))
-    });
+    // The master is kept (in the thread's result) until brig returns: closing it would hang up the process.
+    let waiter = std::thread::spawn(move || accept_fd(&listener).1);
     let out = env.brig(&[
         "exec",
         "-t",
@@ -254,7 +238,7 @@ fn exec_preserve_fds_console_socket_and_apparmor() {
     ]);
     assert!(out.status.success(), "{}", text(&out.stderr));
     assert!(
-        waiter.join().unwrap(),
+        waiter.join().unwrap().is_some(),
         "the pty master came over the console socket"
     );
 

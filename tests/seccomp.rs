@@ -132,8 +132,7 @@ fn bad_profiles_are_refused_cleanly() {
 
 #[test]
 fn notify_fd_goes_to_the_listener_with_the_state() {
-    use nix::sys::socket::{recvmsg, ControlMessageOwned, MsgFlags};
-    use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+    use std::os::fd::AsRawFd;
     let env = Env::new("seccomp-notify");
     let sock = env.dir.join("listener.sock");
     let listener = std::os::unix::net::UnixListener::bind(&sock).unwrap();
@@ -150,26 +149,8 @@ fn notify_fd_goes_to_the_listener_with_the_state() {
             .push(json!({"destination": "/tmp", "type": "tmpfs", "source": "tmpfs"}));
     });
     let agent = std::thread::spawn(move || {
-        let (stream, _) = listener.accept().unwrap();
-        let mut buf = vec![0u8; 65536];
-        let mut iov = [std::io::IoSliceMut::new(&mut buf)];
-        let mut space = nix::cmsg_space!([std::os::fd::RawFd; 1]);
-        let msg = recvmsg::<()>(
-            stream.as_raw_fd(),
-            &mut iov,
-            Some(&mut space),
-            MsgFlags::empty(),
-        )
-        .unwrap();
-        let mut fd = None;
-        for c in msg.cmsgs().unwrap() {
-            if let ControlMessageOwned::ScmRights(fds) = c {
-                // SAFETY: received just now.
-                fd = Some(unsafe { OwnedFd::from_raw_fd(fds[0]) });
-            }
-        }
-        let n = msg.bytes;
-        let state: serde_json::Value = serde_json::from_slice(&buf[..n]).unwrap();
+        let (payload, fd) = accept_fd(&listener);
+        let state: serde_json::Value = serde_json::from_slice(&payload).unwrap();
         let fd = fd.expect("the notify fd came with the state");
         let link = std::fs::read_link(format!("/proc/self/fd/{}", fd.as_raw_fd())).unwrap();
         // Closing the listener makes the notified syscalls fail with ENOSYS.

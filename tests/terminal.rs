@@ -1,31 +1,8 @@
 //! process.terminal: the pty master arrives over --console-socket and the container's stdio is the slave.
 mod common;
 use common::*;
-use nix::sys::socket::{recvmsg, ControlMessageOwned, MsgFlags};
-use std::io::{IoSliceMut, Read};
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::io::Read;
 use std::os::unix::net::UnixListener;
-
-fn receive_fd(listener: &UnixListener) -> OwnedFd {
-    let (stream, _) = listener.accept().unwrap();
-    let mut buf = [0u8; 64];
-    let mut iov = [IoSliceMut::new(&mut buf)];
-    let mut space = nix::cmsg_space!([std::os::fd::RawFd; 1]);
-    let msg = recvmsg::<()>(
-        stream.as_raw_fd(),
-        &mut iov,
-        Some(&mut space),
-        MsgFlags::empty(),
-    )
-    .unwrap();
-    for c in msg.cmsgs().unwrap() {
-        if let ControlMessageOwned::ScmRights(fds) = c {
-            // SAFETY: the fd was just received and is ours.
-            return unsafe { OwnedFd::from_raw_fd(fds[0]) };
-        }
-    }
-    panic!("no fd received");
-}
 
 #[test]
 fn pty_master_over_console_socket() {
@@ -42,7 +19,7 @@ fn pty_master_over_console_socket() {
     let id = env.id("c");
     let b = path_str(&env.bundle);
     let s = path_str(&sock);
-    let waiter = std::thread::spawn(move || receive_fd(&listener));
+    let waiter = std::thread::spawn(move || accept_fd(&listener).1.expect("no fd received"));
     let out = env.brig(&["create", "--console-socket", &s, "--bundle", &b, &id]);
     assert!(out.status.success(), "{}", text(&out.stderr));
     let master = waiter.join().unwrap();

@@ -145,12 +145,7 @@ pub fn resolve_path(cgroups_path: Option<&Path>, id: &str, own_cgroup: &str) -> 
     ))
 }
 
-/// This process's cgroup in a hierarchy, from /proc/self/cgroup (`0::` for v2, the controller list for v1).
-pub fn own_cgroup(h: &Hierarchy) -> String {
-    let text = std::fs::read_to_string("/proc/self/cgroup").unwrap_or_default();
-    own_cgroup_in(&text, h)
-}
-
+/// This process's cgroup in hierarchy `h`, from /proc/self/cgroup text (`0::` for v2, the controller list for v1).
 fn own_cgroup_in(text: &str, h: &Hierarchy) -> String {
     for line in text.lines() {
         let mut f = line.splitn(3, ':');
@@ -206,9 +201,11 @@ pub fn create(
         dirs: Vec::new(),
         created: Vec::new(),
     };
+    // Read once: the runtime's own cgroup in every hierarchy.
+    let own = std::fs::read_to_string("/proc/self/cgroup").unwrap_or_default();
     let result = (|| -> Result<()> {
         for h in &used {
-            let path = resolve_path(cgroups_path, id, &own_cgroup(h));
+            let path = resolve_path(cgroups_path, id, &own_cgroup_in(&own, h));
             place.path.clone_from(&path);
             let dir = dir_in(h, &path);
             mkdir_tracked(&dir, &h.mountpoint, &mut place.created)?;

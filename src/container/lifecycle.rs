@@ -313,12 +313,7 @@ pub fn set_paused(c: &Container, paused: bool) -> Result<()> {
         c.status(),
         if paused { Op::Pause } else { Op::Resume },
     )?;
-    let place = c
-        .state
-        .cgroup
-        .as_ref()
-        .with_context(|| format!("container {} has no cgroup", c.id()))?;
-    cgroups::set_frozen(place, paused)
+    cgroups::set_frozen(cgroup_of(c)?, paused)
 }
 
 /// Host pids of every process of the container.
@@ -337,12 +332,14 @@ pub fn update(c: &Container, r: &oci_spec::runtime::LinuxResources) -> Result<()
     if c.status() == Status::Stopped {
         anyhow::bail!("container {} is stopped: container not running", c.id());
     }
-    let place = c
-        .state
+    cgroups::apply(cgroup_of(c)?, r)
+}
+
+fn cgroup_of(c: &Container) -> Result<&CgroupPlace> {
+    c.state
         .cgroup
         .as_ref()
-        .with_context(|| format!("container {} has no cgroup", c.id()))?;
-    cgroups::apply(place, r)
+        .with_context(|| format!("container {} has no cgroup", c.id()))
 }
 
 pub struct ExecOptions<'a> {
@@ -367,25 +364,20 @@ pub fn wait_foreground(
 /// Run `process` in the container. Detached: returns 0 once it runs (its pid in the pid file). Otherwise
 /// waits, forwarding signals, and returns its exit code.
 pub fn exec(c: Container, process: &oci_spec::runtime::Process, opts: &ExecOptions) -> Result<i32> {
-    status::check(c.id(), c.status(), Op::Exec)?;
-    let dirs = c
-        .state
-        .cgroup
-        .as_ref()
-        .map(|p| p.dirs.clone())
-        .unwrap_or_default();
+    let status = c.status();
+    status::check(c.id(), status, Op::Exec)?;
     let blocked = (!opts.detach).then(process::foreground::block_signals);
     let spec = recorded_spec(&c.dir)?;
     let cfg = process::exec::ExecConfig {
         init_pid: c.state.pid,
         process,
         seccomp: spec.linux().as_ref().and_then(|l| l.seccomp().as_ref()),
-        state: serde_json::to_value(c.state.oci(c.status())).unwrap_or_default(),
+        state: serde_json::to_value(c.state.oci(status)).unwrap_or_default(),
         console_socket: opts.console_socket,
         preserve_fds: opts.preserve_fds,
         child_of_caller: opts.detach,
         relay_terminal: !opts.detach && opts.console_socket.is_none(),
-        cgroup_dirs: &dirs,
+        cgroup: c.state.cgroup.as_ref(),
     };
     let spawned = process::exec::spawn_exec(&cfg)?;
     let pid = spawned.pid;

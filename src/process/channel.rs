@@ -3,7 +3,7 @@
 
 use anyhow::{bail, Result};
 use nix::sys::socket::{socketpair, AddressFamily, SockFlag, SockType};
-use std::os::fd::{AsRawFd, OwnedFd};
+use std::os::fd::{AsRawFd, OwnedFd, RawFd};
 
 /// Parent -> init: namespaces are mapped and the cgroup joined; payload is the state JSON for hooks.
 pub const GO: u8 = b'G';
@@ -60,18 +60,8 @@ impl Channel {
 
     /// Send a message carrying one file descriptor (SCM_RIGHTS).
     pub fn send_fd(&self, tag: u8, fd: &OwnedFd) -> Result<()> {
-        use nix::sys::socket::{sendmsg, ControlMessage, MsgFlags};
-        let fds = [fd.as_raw_fd()];
-        let payload = [tag];
-        sendmsg::<()>(
-            self.fd.as_raw_fd(),
-            &[std::io::IoSlice::new(&payload)],
-            &[ControlMessage::ScmRights(&fds)],
-            MsgFlags::MSG_NOSIGNAL,
-            None,
-        )
-        .map_err(|e| anyhow::anyhow!("sync socket: {e}"))?;
-        Ok(())
+        send_with_fd(self.fd.as_raw_fd(), &[tag], fd.as_raw_fd())
+            .map_err(|e| anyhow::anyhow!("sync socket: {e}"))
     }
 
     /// The next message, or None when the other side has closed (exited).
@@ -81,40 +71,15 @@ impl Channel {
 
     /// The next message and the descriptor it carries, if any.
     pub fn recv_with_fd(&self) -> Result<Option<Message>> {
-        use nix::sys::socket::{recvmsg, ControlMessageOwned, MsgFlags};
-        use std::os::fd::FromRawFd;
         let mut buf = vec![0u8; MAX_MESSAGE];
-        loop {
-            let mut iov = [std::io::IoSliceMut::new(&mut buf)];
-            let mut space = nix::cmsg_space!([std::os::fd::RawFd; 1]);
-            let msg = match recvmsg::<()>(
-                self.fd.as_raw_fd(),
-                &mut iov,
-                Some(&mut space),
-                MsgFlags::MSG_CMSG_CLOEXEC,
-            ) {
-                Err(nix::errno::Errno::EINTR) => continue,
-                Err(e) => bail!("sync socket: {e}"),
-                Ok(m) => m,
-            };
-            let n = msg.bytes;
-            let mut fd = None;
-            for c in msg
-                .cmsgs()
-                .map_err(|e| anyhow::anyhow!("sync socket: {e}"))?
-            {
-                if let ControlMessageOwned::ScmRights(fds) = c {
-                    // SAFETY: descriptors the kernel just gave us.
-                    fd = fds.first().map(|f| unsafe { OwnedFd::from_raw_fd(*f) });
-                }
-            }
-            if n == 0 {
-                return Ok(None);
-            }
-            buf.truncate(n);
-            let tag = buf.remove(0);
-            return Ok(Some((tag, buf, fd)));
+        let (n, fd) = recv_with_fd(self.fd.as_raw_fd(), &mut buf)
+            .map_err(|e| anyhow::anyhow!("sync socket: {e}"))?;
+        if n == 0 {
+            return Ok(None);
         }
+        buf.truncate(n);
+        let tag = buf.remove(0);
+        Ok(Some((tag, buf, fd)))
     }
 
     /// Wait for `want`; an ERROR message or a closed channel becomes an error.
@@ -129,5 +94,43 @@ impl Channel {
 
     pub fn raw(&self) -> i32 {
         self.fd.as_raw_fd()
+    }
+}
+
+/// Send `payload` with one descriptor attached (SCM_RIGHTS): the sync socket, the console socket and the
+/// seccomp listener all pass descriptors this way.
+pub fn send_with_fd(sock: RawFd, payload: &[u8], fd: RawFd) -> nix::Result<()> {
+    use nix::sys::socket::{sendmsg, ControlMessage, MsgFlags};
+    let fds = [fd];
+    sendmsg::<()>(
+        sock,
+        &[std::io::IoSlice::new(payload)],
+        &[ControlMessage::ScmRights(&fds)],
+        MsgFlags::MSG_NOSIGNAL,
+        None,
+    )
+    .map(|_| ())
+}
+
+/// Receive one message into `buf`: its length and the descriptor that came with it (close-on-exec), if any.
+pub fn recv_with_fd(sock: RawFd, buf: &mut [u8]) -> nix::Result<(usize, Option<OwnedFd>)> {
+    use nix::sys::socket::{recvmsg, ControlMessageOwned, MsgFlags};
+    use std::os::fd::FromRawFd;
+    loop {
+        let mut iov = [std::io::IoSliceMut::new(buf)];
+        let mut space = nix::cmsg_space!([RawFd; 1]);
+        let msg = match recvmsg::<()>(sock, &mut iov, Some(&mut space), MsgFlags::MSG_CMSG_CLOEXEC)
+        {
+            Err(nix::errno::Errno::EINTR) => continue,
+            r => r?,
+        };
+        let mut fd = None;
+        for c in msg.cmsgs()? {
+            if let ControlMessageOwned::ScmRights(fds) = c {
+                // SAFETY: descriptors the kernel just gave us.
+                fd = fds.first().map(|f| unsafe { OwnedFd::from_raw_fd(*f) });
+            }
+        }
+        return Ok((msg.bytes, fd));
     }
 }

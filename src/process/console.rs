@@ -2,10 +2,7 @@
 //! (SCM_RIGHTS) and makes the slave its controlling terminal and stdio.
 
 use anyhow::{bail, Context, Result};
-use nix::sys::socket::{
-    connect, sendmsg, socket, AddressFamily, ControlMessage, MsgFlags, SockFlag, SockType, UnixAddr,
-};
-use std::io::IoSlice;
+use nix::sys::socket::{connect, socket, AddressFamily, SockFlag, SockType, UnixAddr};
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 use std::path::Path;
 
@@ -73,17 +70,8 @@ pub fn setup_pty(socket: RawFd, size: Option<(u16, u16)>) -> Result<()> {
         };
         unsafe { libc::ioctl(slave.as_raw_fd(), libc::TIOCSWINSZ, &ws) };
     }
-    let fds = [master.as_raw_fd()];
-    let cmsg = [ControlMessage::ScmRights(&fds)];
-    let name = b"/dev/ptmx";
-    sendmsg::<()>(
-        socket,
-        &[IoSlice::new(name)],
-        &cmsg,
-        MsgFlags::empty(),
-        None,
-    )
-    .map_err(|e| anyhow::anyhow!("cannot send pty master to the console socket: {e}"))?;
+    super::channel::send_with_fd(socket, b"/dev/ptmx", master.as_raw_fd())
+        .map_err(|e| anyhow::anyhow!("cannot send pty master to the console socket: {e}"))?;
     drop(master);
     // SAFETY: make the slave the controlling terminal of our (new) session and our stdio.
     unsafe {
@@ -132,24 +120,8 @@ pub fn socketpair() -> Result<(OwnedFd, OwnedFd)> {
 
 /// The pty master the container's process sent over `sock`.
 pub fn receive_master(sock: &OwnedFd) -> Result<OwnedFd> {
-    use nix::sys::socket::{recvmsg, ControlMessageOwned};
     let mut buf = [0u8; 64];
-    let mut iov = [std::io::IoSliceMut::new(&mut buf)];
-    let mut space = nix::cmsg_space!([RawFd; 1]);
-    let msg = recvmsg::<()>(
-        sock.as_raw_fd(),
-        &mut iov,
-        Some(&mut space),
-        MsgFlags::MSG_CMSG_CLOEXEC,
-    )
-    .context("cannot receive the pty master")?;
-    for c in msg.cmsgs().context("cannot read the pty master message")? {
-        if let ControlMessageOwned::ScmRights(fds) = c {
-            if let Some(fd) = fds.first() {
-                // SAFETY: a descriptor the kernel just gave us.
-                return Ok(unsafe { OwnedFd::from_raw_fd(*fd) });
-            }
-        }
-    }
-    bail!("the container sent no pty master")
+    let (_, fd) = super::channel::recv_with_fd(sock.as_raw_fd(), &mut buf)
+        .context("cannot receive the pty master")?;
+    fd.context("the container sent no pty master")
 }

@@ -27,8 +27,8 @@ pub struct ExecConfig<'a> {
     pub state: serde_json::Value,
     /// With a terminal and no console socket: brig relays the terminal itself.
     pub relay_terminal: bool,
-    /// The container's cgroup directories (the process is added to each).
-    pub cgroup_dirs: &'a [PathBuf],
+    /// The container's cgroup, which the process joins before it runs anything.
+    pub cgroup: Option<&'a crate::cgroups::CgroupPlace>,
 }
 
 /// In the order the child enters them: user first, so it holds capabilities over the others.
@@ -86,35 +86,21 @@ pub fn spawn_exec(cfg: &ExecConfig) -> Result<super::Spawned> {
     let cloned = super::clone_process(flags);
     if let Ok(0) = cloned {
         drop(parent_end);
-        let err = match child_main(cfg, &prep, &joins, &child_end) {
-            Ok(never) => match never {},
-            Err(e) => e,
-        };
-        let msg = format!("{err:#}");
-        if child_end.send(channel::ERROR, msg.as_bytes()).is_err() {
-            // brig is gone (the failure came after READY): the process's stderr is all that is left.
-            eprintln!("brig: {msg}");
-        }
-        // SAFETY: leave without running the parent's destructors.
-        unsafe { libc::_exit(127) }
+        super::init::report_and_exit(&child_end, child_main(cfg, &prep, &joins, &child_end));
     }
     let left = namespaces::leave(&saved);
     drop(child_end);
     let child =
         cloned.map_err(|e| anyhow::anyhow!("cannot create the exec process (clone): {e}"))?;
     let result = left.and_then(|_| {
-        for dir in cfg.cgroup_dirs {
-            let procs = dir.join("cgroup.procs");
-            std::fs::write(&procs, child.to_string())
-                .with_context(|| format!("cannot add the exec process to {}", procs.display()))?;
+        if let Some(place) = cfg.cgroup {
+            crate::cgroups::join(place, child)?;
         }
         parent_end.send(channel::GO, &[])?;
-        super::await_ready(
-            &parent_end,
-            prep.seccomp_listener.as_ref(),
-            child,
-            &cfg.state,
-        )
+        let listener = prep.seccomp_listener.as_ref();
+        super::await_ready(&parent_end, listener, child, &cfg.state, || {
+            bail!("sync socket: an exec'd process asked for runtime hooks")
+        })
     });
     if let Err(e) = result {
         super::abandon(child, cfg.child_of_caller);

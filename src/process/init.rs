@@ -14,13 +14,18 @@ use std::os::fd::AsRawFd;
 use std::path::{Path, PathBuf};
 
 pub(super) fn run(cfg: &InitConfig, prep: &Prepared, chan: &Channel) -> ! {
-    let err = match setup_and_exec(cfg, prep, chan) {
+    report_and_exit(chan, setup_and_exec(cfg, prep, chan))
+}
+
+/// The end of a process brig forked that did not reach execve: the error goes to brig as text, or, when brig is
+/// gone (the failure came after READY), to the process's own stderr.
+pub(super) fn report_and_exit(chan: &Channel, result: Result<Infallible>) -> ! {
+    let err = match result {
         Ok(never) => match never {},
         Err(e) => e,
     };
     let msg = format!("{err:#}");
     if chan.send(channel::ERROR, msg.as_bytes()).is_err() {
-        // The parent is gone (we were already started): the container's stderr is all that is left.
         eprintln!("brig: {msg}");
     }
     // SAFETY: leave without running destructors or atexit handlers of the parent's copy.

@@ -282,42 +282,35 @@ fn drive(
         write_id_maps(cfg.spec, pid)?;
     }
     sup.placed(pid)?;
-    let mut payload = sup.state_json(pid, "creating");
+    let creating = sup.state_json(pid, "creating");
+    let mut payload = creating.clone();
     payload.push(b'\n');
     payload.extend(sup.state_json(pid, "created"));
     chan.send(channel::GO, &payload)?;
-    let creating: serde_json::Value =
-        serde_json::from_slice(&sup.state_json(pid, "creating")).unwrap_or_default();
-    loop {
-        match chan.recv_with_fd()? {
-            Some((channel::RUN_HOOKS, _, _)) => {
-                let r = sup.runtime_hooks(pid);
-                if let Err(e) = &r {
-                    chan.send(channel::ERROR, format!("{e:#}").as_bytes())?;
-                }
-                r?;
-                chan.send(channel::HOOKS_DONE, &[])?;
-            }
-            Some((channel::SECCOMP_FD, _, fd)) => {
-                forward_to_listener(prep.process.seccomp_listener.as_ref(), pid, &creating, fd)?
-            }
-            Some((channel::READY, _, _)) => return Ok(()),
-            Some((channel::ERROR, msg, _)) => bail!("{}", String::from_utf8_lossy(&msg)),
-            Some((t, _, _)) => bail!("sync socket: unexpected message {:?}", t as char),
-            None => bail!("the container init exited during setup"),
+    let creating: serde_json::Value = serde_json::from_slice(&creating).unwrap_or_default();
+    let listener = prep.process.seccomp_listener.as_ref();
+    await_ready(chan, listener, pid, &creating, || {
+        let r = sup.runtime_hooks(pid);
+        if let Err(e) = &r {
+            chan.send(channel::ERROR, format!("{e:#}").as_bytes())?;
         }
-    }
+        r?;
+        chan.send(channel::HOOKS_DONE, &[])
+    })
 }
 
-/// Wait for READY from an exec'd process, handing a seccomp notify fd on to its listener meanwhile.
+/// Serve a starting process until it reports READY: run the runtime hooks when it asks (`on_run_hooks`), hand a
+/// seccomp notify fd on to its listener, turn ERROR or a closed channel into an error.
 pub(crate) fn await_ready(
     chan: &channel::Channel,
     listener: Option<&Listener>,
     pid: i32,
     state: &serde_json::Value,
+    mut on_run_hooks: impl FnMut() -> Result<()>,
 ) -> Result<()> {
     loop {
         match chan.recv_with_fd()? {
+            Some((channel::RUN_HOOKS, _, _)) => on_run_hooks()?,
             Some((channel::SECCOMP_FD, _, fd)) => forward_to_listener(listener, pid, state, fd)?,
             Some((channel::READY, _, _)) => return Ok(()),
             Some((channel::ERROR, msg, _)) => bail!("{}", String::from_utf8_lossy(&msg)),
@@ -334,7 +327,6 @@ fn forward_to_listener(
     state: &serde_json::Value,
     fd: Option<OwnedFd>,
 ) -> Result<()> {
-    use nix::sys::socket::{sendmsg, ControlMessage, MsgFlags};
     let (Some((path, metadata)), Some(fd)) = (listener, fd) else {
         bail!("a seccomp notify fd arrived without a linux.seccomp.listenerPath");
     };
@@ -346,15 +338,7 @@ fn forward_to_listener(
         )
     })?;
     let message = crate::security::seccomp::listener_message(pid, metadata, state);
-    let fds = [fd.as_raw_fd()];
-    sendmsg::<()>(
-        stream.as_raw_fd(),
-        &[std::io::IoSlice::new(&message)],
-        &[ControlMessage::ScmRights(&fds)],
-        MsgFlags::empty(),
-        None,
-    )
-    .map_err(|e| {
+    channel::send_with_fd(stream.as_raw_fd(), &message, fd.as_raw_fd()).map_err(|e| {
         anyhow::anyhow!(
             "linux.seccomp.listenerPath {}: cannot send: {e}",
             path.display()

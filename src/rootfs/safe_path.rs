@@ -72,26 +72,19 @@ mod tests {
         symlink("loop", root.join("loop")).unwrap();
         symlink("etc/../..", root.join("up")).unwrap();
 
-        assert_eq!(
-            resolve_in_root(&root, Path::new("/../../etc/passwd")).unwrap(),
-            root.join("etc/passwd")
-        );
-        assert_eq!(
-            resolve_in_root(&root, Path::new("/abs/x")).unwrap(),
-            root.join("etc/x")
-        );
-        assert_eq!(
-            resolve_in_root(&root, Path::new("rel/x")).unwrap(),
-            root.join("etc/x")
-        );
-        assert_eq!(
-            resolve_in_root(&root, Path::new("/up/etc")).unwrap(),
-            root.join("etc")
-        );
-        assert_eq!(
-            resolve_in_root(&root, Path::new("/new/dir")).unwrap(),
-            root.join("new/dir")
-        );
+        for (given, inside) in [
+            ("/../../etc/passwd", "etc/passwd"),
+            ("/abs/x", "etc/x"),
+            ("rel/x", "etc/x"),
+            ("/up/etc", "etc"),
+            ("/new/dir", "new/dir"),
+        ] {
+            assert_eq!(
+                resolve_in_root(&root, Path::new(given)).unwrap(),
+                root.join(inside),
+                "{given}"
+            );
+        }
         assert!(resolve_in_root(&root, Path::new("/loop")).is_err());
         std::fs::remove_dir_all(&tmp).unwrap();
     }

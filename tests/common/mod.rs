@@ -256,3 +256,33 @@ pub fn wait_until(what: &str, mut f: impl FnMut() -> bool) {
 pub fn path_str(p: &Path) -> String {
     p.to_string_lossy().into_owned()
 }
+
+/// Accept one connection on `listener` and receive one message: its bytes and the descriptor sent with it
+/// (SCM_RIGHTS), as brig sends a pty master or a seccomp notify fd.
+pub fn accept_fd(
+    listener: &std::os::unix::net::UnixListener,
+) -> (Vec<u8>, Option<std::os::fd::OwnedFd>) {
+    use nix::sys::socket::{recvmsg, ControlMessageOwned, MsgFlags};
+    use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+    let (stream, _) = listener.accept().unwrap();
+    let mut buf = vec![0u8; 65536];
+    let mut iov = [std::io::IoSliceMut::new(&mut buf)];
+    let mut space = nix::cmsg_space!([std::os::fd::RawFd; 1]);
+    let msg = recvmsg::<()>(
+        stream.as_raw_fd(),
+        &mut iov,
+        Some(&mut space),
+        MsgFlags::empty(),
+    )
+    .unwrap();
+    let mut fd = None;
+    for c in msg.cmsgs().unwrap() {
+        if let ControlMessageOwned::ScmRights(fds) = c {
+            // SAFETY: the descriptor was just received and is ours.
+            fd = fds.first().map(|f| unsafe { OwnedFd::from_raw_fd(*f) });
+        }
+    }
+    let n = msg.bytes;
+    buf.truncate(n);
+    (buf, fd)
+}
