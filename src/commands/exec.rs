@@ -64,7 +64,11 @@ fn from_flags(c: &Container, a: &ExecArgs) -> Result<Process> {
         p.set_cwd(cwd.clone());
     }
     if let Some(u) = &a.user {
-        let (uid, gid) = resolve_user(c.state.pid, u)?;
+        let (uid, gid) = crate::security::user::resolve(
+            std::path::Path::new(&format!("/proc/{}/root", c.state.pid)),
+            "--user",
+            u,
+        )?;
         p.user_mut().set_uid(uid);
         p.user_mut().set_gid(gid);
     }
@@ -114,69 +118,4 @@ fn add_cap(caps: &mut LinuxCapabilities, cap: Capability) {
     caps.set_permitted(p);
     caps.set_inheritable(i);
     caps.set_ambient(a);
-}
-
-/// `USER[:GROUP]`, each a number or a name from the container's /etc/passwd and /etc/group. A name's primary
-/// group is used when no group is given (a bare number gets gid 0, as runc).
-pub fn resolve_user(init_pid: i32, s: &str) -> Result<(u32, u32)> {
-    let (user, group) = match s.split_once(':') {
-        Some((u, g)) => (u, Some(g)),
-        None => (s, None),
-    };
-    if user.is_empty() || group == Some("") {
-        bail!("--user {s:?}: expected USER or USER:GROUP");
-    }
-    let (uid, primary) = match user.parse::<u32>() {
-        Ok(n) => (n, 0),
-        Err(_) => crate::security::user::uid_of(&container_file(init_pid, "/etc/passwd"), user)
-            .with_context(|| {
-                format!("--user {s:?}: no user {user:?} in the container's /etc/passwd")
-            })?,
-    };
-    let gid = match group {
-        None => primary,
-        Some(g) => match g.parse::<u32>() {
-            Ok(n) => n,
-            Err(_) => crate::security::user::gid_of(&container_file(init_pid, "/etc/group"), g)
-                .with_context(|| {
-                    format!("--user {s:?}: no group {g:?} in the container's /etc/group")
-                })?,
-        },
-    };
-    Ok((uid, gid))
-}
-
-/// A file of the container's, read through its init's root with symlinks kept inside it (a hostile
-/// /etc/passwd -> /etc/shadow link must not reach the host's), at most 1 MiB.
-fn container_file(init_pid: i32, path: &str) -> String {
-    use std::io::Read;
-    let root = std::path::PathBuf::from(format!("/proc/{init_pid}/root"));
-    let mut text = String::new();
-    if let Ok(p) = crate::rootfs::safe_path::resolve_in_root(&root, std::path::Path::new(path)) {
-        if let Ok(f) = std::fs::File::open(p) {
-            let _ = f.take(1 << 20).read_to_string(&mut text);
-        }
-    }
-    text
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn numeric_users_need_no_lookup() {
-        // pid 0 has no /proc entry: only numbers can resolve.
-        assert_eq!(resolve_user(0, "1000").unwrap(), (1000, 0));
-        assert_eq!(resolve_user(0, "1000:100").unwrap(), (1000, 100));
-        assert!(resolve_user(0, "root")
-            .unwrap_err()
-            .to_string()
-            .contains("no user"));
-        assert!(resolve_user(0, "1:wheel")
-            .unwrap_err()
-            .to_string()
-            .contains("no group"));
-        assert!(resolve_user(0, ":5").is_err());
-    }
 }

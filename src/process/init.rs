@@ -34,6 +34,14 @@ pub(super) fn report_and_exit(chan: &Channel, result: Result<Infallible>) -> ! {
 
 fn setup_and_exec(cfg: &InitConfig, prep: &Prepared, chan: &Channel) -> Result<Infallible> {
     reset_signals();
+    if let Some(fds) = cfg.stdio {
+        for (target, fd) in fds.into_iter().enumerate() {
+            // SAFETY: dup2 onto 0..2 of this process; the sources are open descriptors brig made.
+            if unsafe { libc::dup2(fd, target as i32) } < 0 {
+                bail!("cannot set up stdio: {}", std::io::Error::last_os_error());
+            }
+        }
+    }
     // Whatever else brig had open (the state-dir lock above all: start must be able to take it) goes now.
     let console_fd = prep.process.console.as_ref().map_or(-1, |c| c.as_raw_fd());
     let own = [

@@ -31,8 +31,10 @@ pub struct InitConfig<'a> {
     pub console_socket: Option<&'a Path>,
     /// With a terminal and no console socket: brig receives the pty itself and relays (foreground run).
     pub relay_terminal: bool,
-    /// Make the init a child of brig's caller (create, run -d) rather than of brig (foreground run).
+    /// Make the init a child of brig's caller (create) rather than of brig (run).
     pub child_of_caller: bool,
+    /// The container's stdin, stdout and stderr when they are not brig's own (`run -d` logs to a file).
+    pub stdio: Option<[std::os::fd::RawFd; 3]>,
 }
 
 /// The parent's part of the setup, called while the init waits.

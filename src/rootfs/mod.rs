@@ -4,6 +4,7 @@
 
 pub mod devices;
 pub mod options;
+pub mod overlay;
 pub mod safe_path;
 
 use anyhow::{bail, Context, Result};

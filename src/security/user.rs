@@ -2,6 +2,7 @@
 
 use anyhow::{bail, Context, Result};
 use std::io::Read;
+use std::path::Path;
 
 /// Switch to uid/gid/groups keeping the permitted capabilities (they are narrowed right after).
 pub fn switch(uid: u32, gid: u32, groups: &[u32]) -> Result<()> {
@@ -39,6 +40,47 @@ pub fn home_of(uid: u32) -> String {
         let _ = f.take(1 << 20).read_to_string(&mut text);
     }
     home_in(&text, uid).unwrap_or_else(|| "/".to_string())
+}
+
+/// `USER[:GROUP]` (named by `flag` in errors), each a number or a name from /etc/passwd and /etc/group under
+/// `root` (a rootfs, or /proc/PID/root of a running container). A name's primary group is used when no group
+/// is given; a bare number gets gid 0, as runc.
+pub fn resolve(root: &Path, flag: &str, s: &str) -> Result<(u32, u32)> {
+    let (user, group) = match s.split_once(':') {
+        Some((u, g)) => (u, Some(g)),
+        None => (s, None),
+    };
+    if user.is_empty() || group == Some("") {
+        bail!("{flag} {s:?}: expected USER or USER:GROUP");
+    }
+    let (uid, primary) = match user.parse::<u32>() {
+        Ok(n) => (n, 0),
+        Err(_) => uid_of(&file_in_root(root, "/etc/passwd"), user).with_context(|| {
+            format!("{flag} {s:?}: no user {user:?} in the container's /etc/passwd")
+        })?,
+    };
+    let gid = match group {
+        None => primary,
+        Some(g) => match g.parse::<u32>() {
+            Ok(n) => n,
+            Err(_) => gid_of(&file_in_root(root, "/etc/group"), g).with_context(|| {
+                format!("{flag} {s:?}: no group {g:?} in the container's /etc/group")
+            })?,
+        },
+    };
+    Ok((uid, gid))
+}
+
+/// A file of the container's, read with symlinks kept inside `root` (a hostile /etc/passwd -> /etc/shadow link
+/// must not reach the host's), at most 1 MiB; empty when missing.
+fn file_in_root(root: &Path, path: &str) -> String {
+    let mut text = String::new();
+    if let Ok(p) = crate::rootfs::safe_path::resolve_in_root(root, Path::new(path)) {
+        if let Ok(f) = std::fs::File::open(p) {
+            let _ = f.take(1 << 20).read_to_string(&mut text);
+        }
+    }
+    text
 }
 
 /// (uid, primary gid) of user `name` in passwd-format text.
@@ -81,6 +123,21 @@ mod tests {
         assert_eq!(uid_of(p, "broken"), None);
         assert_eq!(gid_of("tty:x:5:\nusers:x:100:\n", "users"), Some(100));
         assert_eq!(gid_of("tty:x:5:\n", "wheel"), None);
+    }
+
+    #[test]
+    fn numeric_users_need_no_lookup() {
+        // An empty root has no /etc/passwd: only numbers resolve.
+        let root = Path::new("/nonexistent-root");
+        assert_eq!(resolve(root, "-u", "1000").unwrap(), (1000, 0));
+        assert_eq!(resolve(root, "-u", "1000:100").unwrap(), (1000, 100));
+        let e = resolve(root, "-u", "root").unwrap_err().to_string();
+        assert!(e.contains("-u \"root\": no user"), "{e}");
+        assert!(resolve(root, "-u", "1:wheel")
+            .unwrap_err()
+            .to_string()
+            .contains("no group"));
+        assert!(resolve(root, "-u", ":5").is_err());
     }
 
     #[test]

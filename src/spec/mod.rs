@@ -1,20 +1,26 @@
 //! Load a bundle's `config.json` and refuse what brig cannot honour, with errors that name the file and field.
 
+pub mod edits;
+
+use crate::cli::SpecEdits;
 use anyhow::{bail, Context, Result};
 use oci_spec::runtime::{LinuxNamespaceType, Spec};
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 
-/// A loaded, validated bundle: the spec plus the absolute paths it was read from.
+/// A loaded, validated bundle: the spec (with the command line's edits) plus the absolute paths it was read from.
 pub struct Bundle {
     pub dir: PathBuf,
     pub rootfs: PathBuf,
     pub spec: Spec,
+    /// `-v` volumes (already in the spec as bind mounts); their host directories are made at create.
+    pub volumes: Vec<edits::Volume>,
+    /// Whether the container gets a private overlay layer over `rootfs`.
+    pub overlay: bool,
 }
 
-/// Read `<bundle>/config.json` and check it. `require_process` is true for create/run (runc refuses a config
-/// without `process` there).
-pub fn load(bundle: &Path) -> Result<Bundle> {
+/// Read `<bundle>/config.json`, apply the command line's edits, and check the result.
+pub fn load(bundle: &Path, edits: &SpecEdits) -> Result<Bundle> {
     let dir = std::fs::canonicalize(bundle)
         .with_context(|| format!("bundle {}: cannot open", bundle.display()))?;
     if !dir.is_dir() {
@@ -23,8 +29,7 @@ pub fn load(bundle: &Path) -> Result<Bundle> {
     let config_path = dir.join("config.json");
     let text = std::fs::read_to_string(&config_path)
         .with_context(|| format!("{}: cannot read", config_path.display()))?;
-    let spec = parse(&text).with_context(|| config_path.display().to_string())?;
-    validate(&spec)?;
+    let mut spec = parse(&text).with_context(|| config_path.display().to_string())?;
     let root = spec
         .root()
         .as_ref()
@@ -40,7 +45,22 @@ pub fn load(bundle: &Path) -> Result<Bundle> {
     if !rootfs.is_dir() {
         bail!("root.path {}: rootfs is not a directory", rootfs.display());
     }
-    Ok(Bundle { dir, rootfs, spec })
+    let volumes = edits::apply(&mut spec, &rootfs, edits)?;
+    validate(&spec)?;
+    let overlay = edits::wants_overlay(&spec, edits)?;
+    if overlay {
+        // The layer exists to be written; the bundle's rootfs stays untouched underneath it.
+        if let Some(root) = spec.root_mut() {
+            root.set_readonly(Some(false));
+        }
+    }
+    Ok(Bundle {
+        dir,
+        rootfs,
+        spec,
+        volumes,
+        overlay,
+    })
 }
 
 /// Parse config.json text; serde's message carries the line and column of the problem.
