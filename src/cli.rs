@@ -70,6 +70,80 @@ pub enum Command {
     Events(EventsArgs),
     /// run a new process in a running container
     Exec(ExecArgs),
+    /// print the output of a container started with `run -d`
+    Logs(LogsArgs),
+    /// stop containers: SIGTERM, then SIGKILL after a timeout
+    Stop(StopArgs),
+    /// remove containers (running ones only with --force)
+    Rm(RmArgs),
+    /// write a container's filesystem as an image archive for `podman load` / `docker load`
+    Commit(CommitArgs),
+}
+
+#[derive(Args, Debug)]
+pub struct LogsArgs {
+    /// keep printing new output until the container stops
+    #[arg(short, long)]
+    pub follow: bool,
+    /// print only the last N lines
+    #[arg(short = 'n', long)]
+    pub tail: Option<usize>,
+    /// prefix each line with the time brig received it (RFC 3339)
+    #[arg(short, long)]
+    pub timestamps: bool,
+    /// container id
+    pub id: String,
+}
+
+#[derive(Args, Debug)]
+pub struct StopArgs {
+    /// seconds to wait after SIGTERM before SIGKILL
+    #[arg(short = 't', long = "time", default_value_t = 10)]
+    pub time: u64,
+    /// container ids
+    #[arg(required = true)]
+    pub ids: Vec<String>,
+}
+
+#[derive(Args, Debug)]
+pub struct RmArgs {
+    /// kill running containers first
+    #[arg(short, long)]
+    pub force: bool,
+    /// container ids
+    #[arg(required = true)]
+    pub ids: Vec<String>,
+}
+
+#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ImageFormat {
+    /// docker-archive (`docker save` layout): loads in docker and podman
+    Docker,
+    /// oci-archive (OCI image layout): loads in podman, skopeo, containerd
+    Oci,
+}
+
+#[derive(Args, Debug)]
+pub struct CommitArgs {
+    /// archive layout
+    #[arg(long, value_enum, default_value = "docker")]
+    pub format: ImageFormat,
+    /// image name[:tag] recorded in the archive (default: the container id, lower-cased, :latest)
+    #[arg(long)]
+    pub tag: Option<String>,
+    /// commit message, recorded in the image history
+    #[arg(short, long)]
+    pub message: Option<String>,
+    /// change the image config: CMD, ENTRYPOINT, ENV, WORKDIR, USER, LABEL (`CMD=["sh"]` or `ENV K=V`)
+    #[arg(short, long)]
+    pub change: Vec<String>,
+    /// overwrite IMAGE.tar if it exists
+    #[arg(long)]
+    pub force: bool,
+    /// container id
+    pub id: String,
+    /// archive to write (default: ./ID.tar)
+    pub output: Option<PathBuf>,
 }
 
 #[derive(Args, Debug)]
@@ -173,11 +247,17 @@ pub struct UpdateArgs {
 
 #[derive(Args, Debug)]
 pub struct PsArgs {
-    /// output format: table (ps output for the container's processes) or json (array of host pids)
+    /// output format: table, or json (with ID: an array of host pids, as runc)
     #[arg(short, long, value_enum, default_value = "table")]
     pub format: ListFormat,
-    /// container id
-    pub id: String,
+    /// without ID: list stopped containers too
+    #[arg(short, long)]
+    pub all: bool,
+    /// without ID: print only container ids
+    #[arg(short, long)]
+    pub quiet: bool,
+    /// container id: list its processes (runc's ps); without it, list containers
+    pub id: Option<String>,
     /// options passed to ps(1) for the table (default -ef)
     #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
     pub ps_args: Vec<String>,
@@ -209,8 +289,36 @@ pub struct CreateArgs {
     /// pass N file descriptors from 3 on into the container
     #[arg(long = "preserve-fds", default_value_t = 0)]
     pub preserve_fds: u32,
-    /// container id
-    pub id: String,
+    /// container id (`run` makes one up when it is left out)
+    pub id: Option<String>,
+    #[command(flatten)]
+    pub edits: SpecEdits,
+}
+
+/// Convenience flags of `run` and `create`: they change the spec in memory, never the bundle's config.json.
+#[derive(Args, Debug, Clone, Default)]
+pub struct SpecEdits {
+    /// bind-mount a host directory: HOST:CTR[:ro|:rw] (HOST is created when missing), repeatable
+    #[arg(short = 'v', long = "volume")]
+    pub volumes: Vec<String>,
+    /// set an environment variable K=V (replacing the bundle's), repeatable
+    #[arg(short = 'e', long = "env")]
+    pub env: Vec<String>,
+    /// the container's hostname (needs a uts namespace in config.json)
+    #[arg(long)]
+    pub hostname: Option<String>,
+    /// working directory in the container (absolute)
+    #[arg(short = 'w', long = "workdir")]
+    pub workdir: Option<String>,
+    /// user to run as: UID[:GID] or a name from the rootfs's /etc/passwd
+    #[arg(short = 'u', long = "user")]
+    pub user: Option<String>,
+    /// give the container a private writable overlay layer over the bundle's rootfs (kept in its state dir)
+    #[arg(long)]
+    pub overlay: bool,
+    /// the program and its arguments, instead of the bundle's process.args (after `--`)
+    #[arg(last = true, value_name = "COMMAND")]
+    pub command: Vec<String>,
 }
 
 #[derive(Args, Debug)]
@@ -221,8 +329,11 @@ pub struct RunArgs {
     #[arg(short, long)]
     pub detach: bool,
     /// keep the container after it exits (foreground run)
-    #[arg(long = "keep")]
+    #[arg(long = "keep", conflicts_with = "rm")]
     pub keep: bool,
+    /// remove a detached container when it exits (a foreground run always does, unless --keep)
+    #[arg(long)]
+    pub rm: bool,
 }
 
 #[derive(Args, Debug)]

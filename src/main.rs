@@ -4,6 +4,7 @@
 mod cgroups;
 mod cli;
 mod commands;
+mod commit;
 mod container;
 mod hooks;
 mod logs;
@@ -43,9 +44,7 @@ fn main() {
     let code = match dispatch(&cli) {
         Ok(code) => code,
         Err(e) => {
-            let msg = format!("{e:#}");
-            logs::error(&msg);
-            eprintln!("brig: {msg}");
+            commands::report(&format!("{e:#}"));
             1
         }
     };
@@ -83,5 +82,9 @@ fn dispatch(cli: &Cli) -> anyhow::Result<i32> {
         Command::Update(a) => commands::update::run(cli, a),
         Command::Events(a) => commands::events::run(cli, a),
         Command::Exec(a) => commands::exec::run(cli, a),
+        Command::Logs(a) => commands::logs::run(cli, a),
+        Command::Stop(a) => commands::stop::run(cli, a),
+        Command::Rm(a) => commands::rm::run(cli, a),
+        Command::Commit(a) => commands::commit::run(cli, a),
     }
 }

@@ -1,19 +1,36 @@
-//! `brig run`: create + start. Detached, the init is left to brig's caller; in the foreground brig waits,
-//! forwards signals, deletes the container (unless --keep) and exits with the container's status.
+//! `brig run`: create + start. Detached, a small monitor keeps the container's output in its log (see
+//! container/monitor.rs); in the foreground brig waits, forwards signals, deletes the container (unless --keep)
+//! and exits with the container's status. Without an id, one is made up (and printed by `run -d`).
 
 use crate::cli::{Cli, RunArgs};
-use crate::container::{lifecycle, Container};
+use crate::container::{self, lifecycle, monitor, Container};
 use crate::process::foreground;
 use anyhow::Result;
 
 pub fn run(cli: &Cli, a: &RunArgs) -> Result<i32> {
-    let id = &a.create.id;
+    let generated = match &a.create.id {
+        Some(_) => None,
+        None => Some(container::generate_id(&cli.root)?),
+    };
+    let id = a
+        .create
+        .id
+        .as_deref()
+        .or(generated.as_deref())
+        .unwrap_or_default();
     if a.detach {
-        lifecycle::create(&cli.root, &super::create::options(&a.create, true))?;
-        return start_or_remove(cli, id).map(|_| 0);
+        monitor::run_detached(
+            &cli.root,
+            &super::create::options(&a.create, id, false),
+            a.rm,
+        )?;
+        if let Some(id) = &generated {
+            println!("{id}");
+        }
+        return Ok(0);
     }
     let blocked = foreground::block_signals();
-    let created = lifecycle::create(&cli.root, &super::create::options(&a.create, false))?;
+    let created = lifecycle::create(&cli.root, &super::create::options(&a.create, id, false))?;
     start_or_remove(cli, id)?;
     let waited = lifecycle::wait_foreground(&blocked, created.state.pid, created.relay);
     drop(blocked);

@@ -5,6 +5,7 @@ use super::{status, Container, NewContainerDir, Op, State, Status};
 use crate::cgroups::{self, CgroupPlace};
 use crate::hooks::{self, Kind};
 use crate::process::{self, InitConfig, Supervisor};
+use crate::rootfs;
 use crate::spec::{self, Bundle};
 use anyhow::{Context, Result};
 use oci_spec::runtime::Spec;
@@ -19,6 +20,9 @@ pub struct CreateOptions<'a> {
     pub no_pivot: bool,
     pub no_new_keyring: bool,
     pub preserve_fds: u32,
+    pub edits: &'a crate::cli::SpecEdits,
+    /// The container's stdio when it is not brig's own (`run -d` gives it the log pipes).
+    pub stdio: Option<[std::os::fd::RawFd; 3]>,
     /// create and `run -d`: the init becomes a child of brig's caller. Foreground `run`: of brig.
     pub child_of_caller: bool,
     /// Foreground `run` with a terminal and no console socket: brig relays the pty itself.
@@ -35,6 +39,7 @@ pub struct Created {
 struct CreateSupervisor<'a> {
     id: &'a str,
     bundle: &'a Bundle,
+    overlay: bool,
     cgroup: Option<&'a CgroupPlace>,
     created: String,
 }
@@ -51,6 +56,8 @@ impl CreateSupervisor<'_> {
             annotations: self.bundle.spec.annotations().clone().unwrap_or_default(),
             cgroup: self.cgroup.cloned(),
             own_pid_ns: false,
+            overlay: self.overlay,
+            started: None,
         }
     }
 }
@@ -97,78 +104,118 @@ fn hook_state_json(state: &State, status: &str) -> Vec<u8> {
     serde_json::to_vec(&v).unwrap_or_default()
 }
 
-/// Create a container: state dir, cgroup, init waiting on exec.fifo, state.json, pid file. On any error
-/// everything made so far is removed again.
+/// Create a container: state dir, volume dirs, overlay layer, cgroup, init waiting on exec.fifo, state.json,
+/// pid file. On any error everything made so far is removed again.
 pub fn create(root: &Path, opts: &CreateOptions) -> Result<Created> {
     super::validate_id(opts.id)?;
-    let bundle = spec::load(opts.bundle)?;
+    let bundle = spec::load(opts.bundle, opts.edits)?;
     let dir_guard = NewContainerDir::create(root, opts.id)?;
     let dir = dir_guard.dir.clone();
-    let config_copy = serde_json::to_vec(&bundle.spec)?;
-    super::write_atomic(&dir.join(super::CONFIG_COPY), &config_copy, 0o600)?;
-    process::fifo::create(&dir)?;
-    let linux = bundle.spec.linux().as_ref();
-    let cgroup = cgroups::create(
-        linux.and_then(|l| l.cgroups_path().as_deref()),
-        opts.id,
-        linux.and_then(|l| l.resources().as_ref()),
-    )?;
-    let result = (|| -> Result<Created> {
-        let mut sup = CreateSupervisor {
-            id: opts.id,
-            bundle: &bundle,
-            cgroup: Some(&cgroup),
-            created: super::now_rfc3339(),
-        };
-        let cfg = InitConfig {
-            id: opts.id,
-            spec: &bundle.spec,
-            rootfs: &bundle.rootfs,
-            bundle: &bundle.dir,
-            state_dir: &dir,
-            no_pivot: opts.no_pivot,
-            no_new_keyring: opts.no_new_keyring,
-            preserve_fds: opts.preserve_fds,
-            console_socket: opts.console_socket,
-            relay_terminal: opts.relay_terminal,
-            child_of_caller: opts.child_of_caller,
-        };
-        let spawned = process::spawn_init(&cfg, &mut sup)?;
-        let pid = spawned.pid;
-        let mut state = sup.state(pid);
-        state.own_pid_ns = process::namespaces::plan(&bundle.spec).own_pid;
-        state.pid_start_time = match super::proc_stat(pid) {
-            Some((_, start)) => start,
-            None => {
-                // SAFETY: the init is ours; make sure it is gone.
-                unsafe { libc::kill(pid, libc::SIGKILL) };
-                anyhow::bail!("the container init (pid {pid}) exited during create");
-            }
-        };
-        let written = super::write_state(&dir, &state).and_then(|_| match opts.pid_file {
-            Some(p) => write_pid_file(p, pid),
-            None => Ok(()),
-        });
-        if let Err(e) = written {
-            // SAFETY: the init is ours.
-            unsafe { libc::kill(pid, libc::SIGKILL) };
-            return Err(e);
-        }
-        Ok(Created {
-            state,
-            relay: spawned.relay,
-        })
-    })();
+    let mut made = Made::default();
+    let result = create_in(&dir, opts, &bundle, &mut made);
     match result {
         Ok(created) => {
             dir_guard.keep();
             Ok(created)
         }
         Err(e) => {
-            let _ = cgroups::remove(&cgroup);
+            made.undo(&dir);
             Err(e)
         }
     }
+}
+
+/// What a create made outside its state directory, to undo when it fails.
+#[derive(Default)]
+struct Made {
+    volume_dirs: Vec<std::path::PathBuf>,
+    overlay: bool,
+    cgroup: Option<CgroupPlace>,
+}
+
+impl Made {
+    fn undo(&self, dir: &Path) {
+        if let Some(cg) = &self.cgroup {
+            let _ = cgroups::remove(cg);
+        }
+        if self.overlay {
+            // Must succeed before the state directory is removed, or the removal would walk the merged tree.
+            if let Err(e) = rootfs::overlay::unmount(dir) {
+                crate::logs::warn(&format!("{e:#}"));
+            }
+        }
+        spec::edits::remove_made_dirs(&self.volume_dirs);
+    }
+}
+
+fn create_in(
+    dir: &Path,
+    opts: &CreateOptions,
+    bundle: &Bundle,
+    made: &mut Made,
+) -> Result<Created> {
+    made.volume_dirs = spec::edits::create_volume_dirs(&bundle.volumes)?;
+    let rootfs = if bundle.overlay {
+        let merged = rootfs::overlay::mount(&bundle.rootfs, dir)?;
+        made.overlay = true;
+        merged
+    } else {
+        bundle.rootfs.clone()
+    };
+    let config_copy = serde_json::to_vec(&bundle.spec)?;
+    super::write_atomic(&dir.join(super::CONFIG_COPY), &config_copy, 0o600)?;
+    process::fifo::create(dir)?;
+    let linux = bundle.spec.linux().as_ref();
+    let cgroup = cgroups::create(
+        linux.and_then(|l| l.cgroups_path().as_deref()),
+        opts.id,
+        linux.and_then(|l| l.resources().as_ref()),
+    )?;
+    made.cgroup = Some(cgroup.clone());
+    let mut sup = CreateSupervisor {
+        id: opts.id,
+        bundle,
+        overlay: bundle.overlay,
+        cgroup: Some(&cgroup),
+        created: super::now_rfc3339(),
+    };
+    let cfg = InitConfig {
+        id: opts.id,
+        spec: &bundle.spec,
+        rootfs: &rootfs,
+        bundle: &bundle.dir,
+        state_dir: dir,
+        no_pivot: opts.no_pivot,
+        no_new_keyring: opts.no_new_keyring,
+        preserve_fds: opts.preserve_fds,
+        console_socket: opts.console_socket,
+        relay_terminal: opts.relay_terminal,
+        child_of_caller: opts.child_of_caller,
+        stdio: opts.stdio,
+    };
+    let spawned = process::spawn_init(&cfg, &mut sup)?;
+    let pid = spawned.pid;
+    let mut state = sup.state(pid);
+    state.own_pid_ns = process::namespaces::plan(&bundle.spec).own_pid;
+    state.pid_start_time = match super::proc_stat(pid) {
+        Some((_, start)) => start,
+        None => {
+            process::abandon(pid, opts.child_of_caller);
+            anyhow::bail!("the container init (pid {pid}) exited during create");
+        }
+    };
+    let written = super::write_state(dir, &state).and_then(|_| match opts.pid_file {
+        Some(p) => write_pid_file(p, pid),
+        None => Ok(()),
+    });
+    if let Err(e) = written {
+        process::abandon(pid, opts.child_of_caller);
+        return Err(e);
+    }
+    Ok(Created {
+        state,
+        relay: spawned.relay,
+    })
 }
 
 /// The pid file holds the init's host pid, written atomically (relative paths are taken from brig's cwd).
@@ -195,6 +242,11 @@ pub fn start(c: &Container) -> Result<()> {
     status::check(c.id(), c.status(), Op::Start)?;
     let (pid, started) = (c.state.pid, c.state.pid_start_time);
     process::fifo::release(&c.dir, || super::process_alive(pid, started))?;
+    let mut state = c.state.clone();
+    state.started = Some(super::now_rfc3339());
+    if let Err(e) = super::write_state(&c.dir, &state) {
+        crate::logs::warn(&format!("{e:#}"));
+    }
     let spec = recorded_spec(&c.dir)?;
     let poststart = hooks::of_kind(&spec, Kind::Poststart);
     if !poststart.is_empty() {
@@ -253,6 +305,7 @@ pub fn delete(root: &Path, id: &str, force: bool) -> Result<()> {
         Err(e) if force && root.join(id).is_dir() => {
             // A half-written container (crash during create): remove what is there.
             crate::logs::warn(&format!("{e:#}: removing it"));
+            rootfs::overlay::unmount(&root.join(id))?;
             return super::remove_dir(&root.join(id));
         }
         Err(e) => return Err(e),
@@ -272,14 +325,65 @@ pub fn delete(root: &Path, id: &str, force: bool) -> Result<()> {
 }
 
 fn wait_stopped(c: &Container, timeout: Duration) -> Result<()> {
-    let deadline = Instant::now() + timeout;
-    while super::process_alive(c.state.pid, c.state.pid_start_time) {
-        if Instant::now() > deadline {
-            anyhow::bail!("container {} did not stop after SIGKILL", c.id());
-        }
-        std::thread::sleep(Duration::from_millis(1));
+    if !wait_exit(&c.state, timeout) {
+        anyhow::bail!("container {} did not stop after SIGKILL", c.id());
     }
     Ok(())
+}
+
+/// Wait up to `timeout` for the init to be gone; false if it is still there.
+fn wait_exit(state: &State, timeout: Duration) -> bool {
+    let deadline = Instant::now() + timeout;
+    while super::process_alive(state.pid, state.pid_start_time) {
+        if Instant::now() > deadline {
+            return false;
+        }
+        std::thread::sleep(Duration::from_millis(2));
+    }
+    true
+}
+
+/// How `stop` ended a container.
+#[derive(Debug, PartialEq, Eq)]
+pub enum StopOutcome {
+    /// It had stopped already.
+    WasStopped,
+    /// It exited after SIGTERM.
+    Terminated,
+    /// It was still running `timeout` after SIGTERM (or was never started) and got SIGKILL.
+    Killed,
+}
+
+/// `stop`: SIGTERM to the init, up to `timeout` for it to exit, then SIGKILL to every process. A created
+/// container has nothing of the user's running yet and is killed at once. The lock is not held while waiting.
+pub fn stop(root: &Path, id: &str, timeout: Duration) -> Result<StopOutcome> {
+    let c = Container::load(root, id)?;
+    let status = c.status();
+    match status {
+        Status::Stopped => return Ok(StopOutcome::WasStopped),
+        Status::Created => {
+            kill_all(&c, libc::SIGKILL);
+            wait_stopped(&c, Duration::from_secs(10))?;
+            return Ok(StopOutcome::Killed);
+        }
+        Status::Running | Status::Paused => kill(&c, libc::SIGTERM, false)?,
+    }
+    if status == Status::Paused {
+        // A frozen process cannot act on SIGTERM: thaw it so it can (docker does the same).
+        cgroups::set_frozen(cgroup_of(&c)?, false)?;
+    }
+    let state = c.state.clone();
+    drop(c);
+    if wait_exit(&state, timeout) {
+        return Ok(StopOutcome::Terminated);
+    }
+    let c = Container::load(root, id)?;
+    if c.status() == Status::Stopped {
+        return Ok(StopOutcome::Terminated);
+    }
+    kill_all(&c, libc::SIGKILL);
+    wait_stopped(&c, Duration::from_secs(10))?;
+    Ok(StopOutcome::Killed)
 }
 
 fn destroy(c: &Container) -> Result<()> {
@@ -303,6 +407,9 @@ fn destroy(c: &Container) -> Result<()> {
             }
         }
     }
+    if c.state.overlay {
+        rootfs::overlay::unmount(&c.dir)?;
+    }
     super::remove_dir(&c.dir)
 }
 
@@ -314,6 +421,47 @@ pub fn set_paused(c: &Container, paused: bool) -> Result<()> {
         if paused { Op::Pause } else { Op::Resume },
     )?;
     cgroups::set_frozen(cgroup_of(c)?, paused)
+}
+
+/// The directories `commit` archives: with an overlay, the bundle's rootfs and the container's upper layer;
+/// without, the rootfs as it is.
+pub fn layer_sources(c: &Container) -> Vec<crate::commit::LayerSource> {
+    let base = crate::commit::LayerSource {
+        dir: c.state.rootfs.clone(),
+        overlay_upper: false,
+        created_by: format!("brig: rootfs {}", c.state.rootfs.display()),
+    };
+    if !c.state.overlay {
+        return vec![base];
+    }
+    let upper = crate::commit::LayerSource {
+        dir: c.dir.join(rootfs::overlay::UPPER),
+        overlay_upper: true,
+        created_by: format!("brig commit {}", c.id()),
+    };
+    vec![base, upper]
+}
+
+/// Keeps a running container frozen while it lives (a paused one stays paused; others need nothing).
+pub struct HeldStill<'a>(Option<&'a CgroupPlace>);
+
+impl Drop for HeldStill<'_> {
+    fn drop(&mut self) {
+        if let Some(place) = self.0 {
+            if let Err(e) = cgroups::set_frozen(place, false) {
+                crate::logs::warn(&format!("cannot resume the container after commit: {e:#}"));
+            }
+        }
+    }
+}
+
+pub fn hold_still(c: &Container) -> Result<HeldStill<'_>> {
+    if c.status() != Status::Running {
+        return Ok(HeldStill(None));
+    }
+    let place = cgroup_of(c)?;
+    cgroups::set_frozen(place, true)?;
+    Ok(HeldStill(Some(place)))
 }
 
 /// Host pids of every process of the container.

@@ -2,6 +2,8 @@
 //! the container is created, and an exclusive `flock` on the container directory that serializes verbs.
 
 pub mod lifecycle;
+pub mod logfile;
+pub mod monitor;
 pub mod status;
 
 use anyhow::{bail, Context, Result};
@@ -39,6 +41,13 @@ pub struct State {
     /// Whether the container has its own pid namespace (then killing the init ends every process in it).
     #[serde(default)]
     pub own_pid_ns: bool,
+    /// Whether the container runs on a private overlay layer over `rootfs` (`--overlay`), mounted at
+    /// `<state dir>/rootfs` by create and unmounted by delete.
+    #[serde(default)]
+    pub overlay: bool,
+    /// When `start` released the container (RFC 3339), for `ps`'s "Up 5 minutes".
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub started: Option<String>,
 }
 
 /// The OCI state as runc prints it (`annotations` left out when empty, `owner` empty for root).
@@ -291,6 +300,29 @@ pub fn now_rfc3339() -> String {
     humantime::format_rfc3339_nanos(std::time::SystemTime::now()).to_string()
 }
 
+/// A new container id like docker's short ids: 12 random hex digits, not in use under `root`.
+pub fn generate_id(root: &Path) -> Result<String> {
+    for _ in 0..16 {
+        let mut bytes = [0u8; 6];
+        // SAFETY: getrandom(2) into a local buffer of the given length.
+        let n = unsafe { libc::getrandom(bytes.as_mut_ptr().cast(), bytes.len(), 0) };
+        if n != bytes.len() as isize {
+            bail!(
+                "cannot generate a container id: {}",
+                std::io::Error::last_os_error()
+            );
+        }
+        let id: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
+        if !root.join(&id).exists() {
+            return Ok(id);
+        }
+    }
+    bail!(
+        "cannot generate an unused container id under {}",
+        root.display()
+    )
+}
+
 /// Every container id under the root, sorted.
 pub fn list_ids(root: &Path) -> Result<Vec<String>> {
     let entries = match std::fs::read_dir(root) {
@@ -361,6 +393,8 @@ mod tests {
             annotations: HashMap::new(),
             cgroup: None,
             own_pid_ns: true,
+            overlay: false,
+            started: None,
         };
         let v = serde_json::to_value(s.oci(Status::Stopped)).unwrap();
         assert_eq!(v["pid"], 0);

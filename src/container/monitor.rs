@@ -1,0 +1,258 @@
+//! `run -d` without a daemon: brig forks a small monitor that creates and starts the container as its own
+//! child, tells brig how that went, and then stays only as long as the container runs. It copies the
+//! container's stdout and stderr (or its terminal) into `container.log` line by line with the time of each
+//! line, reaps the init, records the exit status in `exit.json`, and with `--rm` deletes the container.
+//! brig itself returns as soon as the container runs (exit 1 with the error when it could not start).
+//!
+//! The monitor is in a session of its own and holds no fd of brig's caller (its stdio is /dev/null), so a
+//! shell or `$(brig run -d ...)` never waits for it. If it is killed, the container keeps running but its
+//! further output is lost (the pipe breaks) and no exit status is recorded: `ps` then shows it as "Stopped".
+
+use super::lifecycle::{self, CreateOptions};
+use super::logfile::{LogWriter, Stream};
+use super::Container;
+use anyhow::{bail, Context, Result};
+use serde::{Deserialize, Serialize};
+use std::io::{Read, Write};
+use std::os::fd::{AsFd, AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::path::Path;
+
+pub const EXIT_RECORD: &str = "exit.json";
+/// A line longer than this is logged in pieces (a program that never writes a newline cannot fill memory).
+const MAX_LINE: usize = 16 * 1024;
+
+/// How a detached container ended, as its monitor saw it.
+#[derive(Serialize, Deserialize, Debug, Clone)]
+pub struct ExitRecord {
+    /// The exit status, or 128 + the signal that killed it (as a shell shows it).
+    pub exit_code: i32,
+    pub signal: Option<i32>,
+    pub finished_at: String,
+}
+
+pub fn read_exit_record(dir: &Path) -> Option<ExitRecord> {
+    let text = std::fs::read(dir.join(EXIT_RECORD)).ok()?;
+    serde_json::from_slice(&text).ok()
+}
+
+/// Create and start the container under a monitor; returns once it runs.
+pub fn run_detached(root: &Path, opts: &CreateOptions, remove_on_exit: bool) -> Result<()> {
+    let (report_r, report_w) =
+        nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).context("cannot create a pipe")?;
+    // SAFETY: brig is single-threaded; the child only continues this program.
+    match unsafe { nix::unistd::fork() }.context("cannot fork the container monitor")? {
+        nix::unistd::ForkResult::Child => {
+            drop(report_r);
+            monitor(root, opts, remove_on_exit, report_w)
+        }
+        nix::unistd::ForkResult::Parent { child } => {
+            drop(report_w);
+            let mut report = String::new();
+            let _ = std::fs::File::from(report_r).read_to_string(&mut report);
+            match report.strip_prefix("ok") {
+                Some(_) => Ok(()),
+                None => {
+                    let _ = nix::sys::wait::waitpid(child, None);
+                    match report.strip_prefix("error ") {
+                        Some(msg) => bail!("{}", msg.trim_end()),
+                        None => bail!("the container monitor exited before the container started"),
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// The monitor process: never returns.
+fn monitor(root: &Path, opts: &CreateOptions, remove_on_exit: bool, report: OwnedFd) -> ! {
+    // Out of the caller's session: a ^C or hangup aimed at the shell does not reach the monitor.
+    let _ = nix::unistd::setsid();
+    let mut report = std::fs::File::from(report);
+    let started = match start(root, opts) {
+        Ok(s) => s,
+        Err(e) => {
+            let _ = write!(report, "error {}", format!("{e:#}").replace('\n', " "));
+            // SAFETY: leave without running the parent's destructors.
+            unsafe { libc::_exit(1) }
+        }
+    };
+    let _ = report.write_all(b"ok");
+    drop(report);
+    detach_stdio();
+    let dir = root.join(opts.id);
+    let code = relay(started.pid, started.sources, started.log);
+    if let Some(code) = code {
+        let (exit_code, signal) = code;
+        let record = ExitRecord {
+            exit_code,
+            signal,
+            finished_at: super::now_rfc3339(),
+        };
+        if let Ok(json) = serde_json::to_vec(&record) {
+            // The container may have been removed meanwhile (`rm -f`): nothing to record then.
+            let _ = super::write_atomic(&dir.join(EXIT_RECORD), &json, 0o644);
+        }
+    }
+    if remove_on_exit {
+        if let Err(e) = lifecycle::delete(root, opts.id, true) {
+            crate::logs::warn(&format!("--rm: {e:#}"));
+        }
+    }
+    // SAFETY: as above.
+    unsafe { libc::_exit(0) }
+}
+
+struct Started {
+    pid: i32,
+    sources: Vec<(OwnedFd, Stream)>,
+    log: LogWriter,
+}
+
+fn start(root: &Path, opts: &CreateOptions) -> Result<Started> {
+    let (out_r, out_w) =
+        nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).context("cannot create a pipe")?;
+    let (err_r, err_w) =
+        nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).context("cannot create a pipe")?;
+    let null = std::fs::File::open("/dev/null").context("cannot open /dev/null")?;
+    let opts = CreateOptions {
+        stdio: Some([null.as_raw_fd(), out_w.as_raw_fd(), err_w.as_raw_fd()]),
+        // The monitor waits for the init: it must be its child.
+        child_of_caller: false,
+        // A terminal without --console-socket is the monitor's to read.
+        relay_terminal: opts.console_socket.is_none(),
+        ..*opts
+    };
+    let created = lifecycle::create(root, &opts)?;
+    drop((out_w, err_w, null));
+    let dir = root.join(opts.id);
+    let setup = (|| -> Result<Started> {
+        let mut sources = vec![(out_r, Stream::Stdout), (err_r, Stream::Stderr)];
+        if let Some(sock) = &created.relay {
+            sources.push((
+                crate::process::console::receive_master(sock)?,
+                Stream::Stdout,
+            ));
+        }
+        let log = LogWriter::open(&dir)?;
+        lifecycle::start(&Container::load(root, opts.id)?)?;
+        Ok(Started {
+            pid: created.state.pid,
+            sources,
+            log,
+        })
+    })();
+    if setup.is_err() {
+        let _ = lifecycle::delete(root, opts.id, true);
+        let _ = nix::sys::wait::waitpid(nix::unistd::Pid::from_raw(created.state.pid), None);
+    }
+    setup
+}
+
+fn detach_stdio() {
+    if let Ok(null) = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open("/dev/null")
+    {
+        for fd in 0..3 {
+            // SAFETY: replace this process's stdio with /dev/null.
+            unsafe { libc::dup2(null.as_raw_fd(), fd) };
+        }
+    }
+}
+
+/// Copy lines from `sources` into the log until the init exits (then whatever is left in the pipes), and reap
+/// it. Returns (exit code, signal), or None when it could not be reaped.
+fn relay(
+    pid: i32,
+    sources: Vec<(OwnedFd, Stream)>,
+    mut log: LogWriter,
+) -> Option<(i32, Option<i32>)> {
+    // SAFETY: pidfd_open(2) of our own child; owned right away.
+    let pidfd = unsafe { libc::syscall(libc::SYS_pidfd_open, pid, 0) };
+    let pidfd = (pidfd >= 0).then(|| unsafe { OwnedFd::from_raw_fd(pidfd as RawFd) });
+    let mut open: Vec<(OwnedFd, Stream, Vec<u8>)> = sources
+        .into_iter()
+        .map(|(fd, s)| (fd, s, Vec::new()))
+        .collect();
+    let mut exited = false;
+    while !open.is_empty() && !exited {
+        let mut fds: Vec<nix::poll::PollFd> = open
+            .iter()
+            .map(|(fd, _, _)| nix::poll::PollFd::new(fd.as_fd(), nix::poll::PollFlags::POLLIN))
+            .collect();
+        if let Some(p) = &pidfd {
+            fds.push(nix::poll::PollFd::new(
+                p.as_fd(),
+                nix::poll::PollFlags::POLLIN,
+            ));
+        }
+        match nix::poll::poll(&mut fds, nix::poll::PollTimeout::NONE) {
+            Ok(_) | Err(nix::errno::Errno::EINTR) => {}
+            Err(_) => break,
+        }
+        let ready: Vec<bool> = fds
+            .iter()
+            .map(|f| f.revents().is_some_and(|r| !r.is_empty()))
+            .collect();
+        drop(fds);
+        if pidfd.is_some() && ready[open.len()] {
+            exited = true;
+        }
+        let mut i = 0;
+        let mut idx = 0;
+        while i < open.len() {
+            let keep = !ready[idx] || read_some(&mut open[i], &mut log);
+            idx += 1;
+            if keep {
+                i += 1;
+            } else {
+                let (_, stream, rest) = open.remove(i);
+                if !rest.is_empty() {
+                    let _ = log.line(stream, &rest);
+                }
+            }
+        }
+    }
+    // The init is gone: take what its processes left in the pipes without waiting for writers that outlive
+    // it (possible without a pid namespace of its own).
+    for (fd, stream, mut buf) in open {
+        // SAFETY: fcntl on an fd we own.
+        unsafe { libc::fcntl(fd.as_raw_fd(), libc::F_SETFL, libc::O_NONBLOCK) };
+        let mut entry = (fd, stream, std::mem::take(&mut buf));
+        while read_some(&mut entry, &mut log) {}
+        if !entry.2.is_empty() {
+            let _ = log.line(stream, &entry.2);
+        }
+    }
+    let status = nix::sys::wait::waitpid(nix::unistd::Pid::from_raw(pid), None).ok()?;
+    match status {
+        nix::sys::wait::WaitStatus::Exited(_, code) => Some((code, None)),
+        nix::sys::wait::WaitStatus::Signaled(_, sig, _) => {
+            Some((128 + sig as i32, Some(sig as i32)))
+        }
+        _ => None,
+    }
+}
+
+/// Read once from a source and log its complete lines. False at end of file (for a pty: EIO once every
+/// holder of the terminal is gone) or when nothing more can be read.
+fn read_some(src: &mut (OwnedFd, Stream, Vec<u8>), log: &mut LogWriter) -> bool {
+    let (fd, stream, buf) = src;
+    let mut chunk = [0u8; 8192];
+    let n = match nix::unistd::read(&*fd, &mut chunk) {
+        Err(nix::errno::Errno::EINTR) => return true,
+        Ok(0) | Err(_) => return false,
+        Ok(n) => n,
+    };
+    buf.extend_from_slice(&chunk[..n]);
+    while let Some(end) = buf.iter().position(|&b| b == b'\n') {
+        let line: Vec<u8> = buf.drain(..=end).collect();
+        let _ = log.line(*stream, &line);
+    }
+    if buf.len() > MAX_LINE {
+        let _ = log.line(*stream, buf);
+        buf.clear();
+    }
+    true
+}
