@@ -1,0 +1,37 @@
+//! `brig commit ID [IMAGE.tar]`: the container's filesystem as an image archive (see src/commit.rs). A running
+//! container is paused while its files are read.
+
+use crate::cli::{Cli, CommitArgs};
+use crate::commit::{self, CommitOptions};
+use crate::container::{lifecycle, Container};
+use anyhow::Result;
+use std::path::PathBuf;
+
+pub fn run(cli: &Cli, a: &CommitArgs) -> Result<i32> {
+    let output = a
+        .output
+        .clone()
+        .unwrap_or_else(|| PathBuf::from(format!("{}.tar", a.id)));
+    let reference = match &a.tag {
+        Some(t) => commit::image_reference(t)?,
+        None => commit::default_reference(&a.id),
+    };
+    let opts = CommitOptions {
+        format: a.format,
+        reference,
+        message: a.message.as_deref(),
+        changes: &a.change,
+        output: &output,
+        force: a.force,
+    };
+    commit::check_target(&opts)?;
+    let c = Container::load(&cli.root, &a.id)?;
+    let spec = lifecycle::recorded_spec(&c.dir)?;
+    // Checked before the container is paused: a bad --change costs nothing.
+    commit::image_config(&spec, opts.changes)?;
+    let layers = lifecycle::layer_sources(&c);
+    let _still = lifecycle::hold_still(&c)?;
+    commit::commit(&layers, &spec, &a.id, &opts)?;
+    println!("{}", output.display());
+    Ok(0)
+}

@@ -1,0 +1,637 @@
+//! `commit`: a container's filesystem as an image archive that `podman load` and `docker load` accept.
+//! With an overlay layer the image has two layers, the bundle's rootfs and the container's changes (overlayfs
+//! whiteouts turned into OCI `.wh.` files); without one, the whole rootfs is one layer. The image config carries
+//! the container's args, env, cwd and user. The archive is written to a temporary file next to the target and
+//! renamed into place, so a failed commit leaves nothing behind.
+
+use crate::cli::ImageFormat;
+use anyhow::{bail, Context, Result};
+use oci_spec::runtime::Spec;
+use serde_json::{json, Value};
+use sha2::{Digest, Sha256};
+use std::fs::{File, Metadata};
+use std::io::{Seek, Write};
+use std::os::unix::fs::{FileTypeExt, MetadataExt, OpenOptionsExt};
+use std::path::{Path, PathBuf};
+
+pub struct CommitOptions<'a> {
+    pub format: ImageFormat,
+    /// `name:tag`, checked by `image_reference`.
+    pub reference: String,
+    pub message: Option<&'a str>,
+    pub changes: &'a [String],
+    pub output: &'a Path,
+    pub force: bool,
+}
+
+/// One layer to write: a directory tree, and whether it is an overlayfs upper directory.
+pub struct LayerSource {
+    pub dir: PathBuf,
+    pub overlay_upper: bool,
+    pub created_by: String,
+}
+
+/// A layer or config blob written to a temporary file, with its digest.
+struct Blob {
+    file: File,
+    path: PathBuf,
+    digest: String,
+    size: u64,
+}
+
+impl Drop for Blob {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.path);
+    }
+}
+
+/// `name[:tag]` made into a reference docker and podman take: lower-case name, `latest` when no tag.
+pub fn image_reference(text: &str) -> Result<String> {
+    let (name, tag) = match text.rsplit_once(':') {
+        Some((n, t)) if !t.contains('/') => (n, t),
+        _ => (text, "latest"),
+    };
+    // A registry host may carry a port (`localhost:5000/web`); path components are lower-case.
+    let path = match name.split_once('/') {
+        Some((host, rest)) if host.contains(':') => {
+            let (h, port) = host.split_once(':').unwrap_or((host, ""));
+            if h.is_empty() || port.is_empty() || !port.chars().all(|c| c.is_ascii_digit()) {
+                bail!("--tag {text:?}: expected a lower-case image name with an optional :tag");
+            }
+            rest
+        }
+        _ => name,
+    };
+    let name_ok = !path.is_empty()
+        && path.starts_with(|c: char| c.is_ascii_lowercase() || c.is_ascii_digit())
+        && path
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || "._-/".contains(c));
+    let tag_ok = !tag.is_empty()
+        && tag.len() <= 128
+        && tag
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "._-".contains(c));
+    if !name_ok || !tag_ok {
+        bail!("--tag {text:?}: expected a lower-case image name with an optional :tag");
+    }
+    Ok(format!("{name}:{tag}"))
+}
+
+/// The default image name for a container: its id, lower-cased, with characters image names forbid replaced.
+pub fn default_reference(id: &str) -> String {
+    let name: String = id
+        .to_ascii_lowercase()
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || "._-".contains(c) {
+                c
+            } else {
+                '-'
+            }
+        })
+        .collect();
+    format!("{name}:latest")
+}
+
+/// The image config's `config` part from the container's process, with `--change` instructions applied.
+pub fn image_config(spec: &Spec, changes: &[String]) -> Result<Value> {
+    let mut cfg = json!({});
+    if let Some(p) = spec.process() {
+        cfg["Cmd"] = json!(p.args().clone().unwrap_or_default());
+        cfg["Env"] = json!(p.env().clone().unwrap_or_default());
+        cfg["WorkingDir"] = json!(p.cwd());
+        cfg["User"] = json!(format!("{}:{}", p.user().uid(), p.user().gid()));
+    }
+    for change in changes {
+        apply_change(&mut cfg, change)?;
+    }
+    Ok(cfg)
+}
+
+/// One `--change`: `INSTRUCTION=VALUE` or, as docker writes it, `INSTRUCTION VALUE`.
+fn apply_change(cfg: &mut Value, change: &str) -> Result<()> {
+    let split = change.find(['=', ' ']).with_context(|| {
+        format!("--change {change:?}: expected INSTRUCTION=VALUE, e.g. CMD=[\"sh\"]")
+    })?;
+    let (instr, value) = (
+        change[..split].to_ascii_uppercase(),
+        change[split + 1..].trim(),
+    );
+    let bad = |why: &str| anyhow::anyhow!("--change {change:?}: {why}");
+    let command = |v: &str| -> Result<Value> {
+        if v.starts_with('[') {
+            let list: Vec<String> =
+                serde_json::from_str(v).map_err(|_| bad("expected a JSON list of strings"))?;
+            Ok(json!(list))
+        } else {
+            Ok(json!(["/bin/sh", "-c", v]))
+        }
+    };
+    let key_value = |v: &str| -> Result<(String, String)> {
+        let (k, val) = v
+            .split_once('=')
+            .or_else(|| v.split_once(' '))
+            .ok_or_else(|| bad("expected KEY=VALUE"))?;
+        if k.is_empty() {
+            return Err(bad("expected KEY=VALUE"));
+        }
+        Ok((k.to_string(), val.to_string()))
+    };
+    match instr.as_str() {
+        "CMD" => cfg["Cmd"] = command(value)?,
+        "ENTRYPOINT" => cfg["Entrypoint"] = command(value)?,
+        "ENV" => {
+            let (k, v) = key_value(value)?;
+            let mut env: Vec<String> = serde_json::from_value(cfg["Env"].take()).unwrap_or_default();
+            env.retain(|e| !e.starts_with(&format!("{k}=")));
+            env.push(format!("{k}={v}"));
+            cfg["Env"] = json!(env);
+        }
+        "LABEL" => {
+            let (k, v) = key_value(value)?;
+            if !cfg["Labels"].is_object() {
+                cfg["Labels"] = json!({});
+            }
+            cfg["Labels"][k] = json!(v);
+        }
+        "WORKDIR" if value.starts_with('/') => cfg["WorkingDir"] = json!(value),
+        "WORKDIR" => return Err(bad("the directory must be absolute")),
+        "USER" if !value.is_empty() => cfg["User"] = json!(value),
+        "EXPOSE" => {
+            let port = if value.contains('/') { value.to_string() } else { format!("{value}/tcp") };
+            if !cfg["ExposedPorts"].is_object() {
+                cfg["ExposedPorts"] = json!({});
+            }
+            cfg["ExposedPorts"][port] = json!({});
+        }
+        "STOPSIGNAL" if !value.is_empty() => cfg["StopSignal"] = json!(value),
+        _ => {
+            return Err(bad(
+                "supported instructions are CMD, ENTRYPOINT, ENV, LABEL, WORKDIR, USER, EXPOSE, STOPSIGNAL",
+            ))
+        }
+    }
+    Ok(())
+}
+
+/// Refuse an existing target unless --force, before anything is read or written.
+pub fn check_target(opts: &CommitOptions) -> Result<()> {
+    if opts.output.symlink_metadata().is_ok() && !opts.force {
+        bail!(
+            "{} exists: choose another file or pass --force to overwrite it",
+            opts.output.display()
+        );
+    }
+    if opts.output.is_dir() {
+        bail!("{} is a directory", opts.output.display());
+    }
+    Ok(())
+}
+
+/// Write the layers as tar blobs in the target's directory (the container must not change meanwhile: the
+/// caller pauses it), returning them in order.
+fn write_layers(layers: &[LayerSource], tmp_dir: &Path) -> Result<Vec<Blob>> {
+    let mut blobs = Vec::new();
+    for (i, l) in layers.iter().enumerate() {
+        let mut blob = temp_blob(tmp_dir, &format!("layer{i}"))?;
+        let mut w = HashingWriter::new(&mut blob.file);
+        {
+            let mut tar = tar::Builder::new(&mut w);
+            append_tree(&mut tar, &l.dir, Path::new(""), l.overlay_upper)
+                .with_context(|| format!("cannot archive {}", l.dir.display()))?;
+            tar.finish()?;
+        }
+        let (digest, size) = w.finish();
+        blob.digest = digest;
+        blob.size = size;
+        blobs.push(blob);
+    }
+    Ok(blobs)
+}
+
+/// Build the archive from `layers` (read while the caller keeps the container still) and the image config.
+pub fn commit(layers: &[LayerSource], spec: &Spec, id: &str, opts: &CommitOptions) -> Result<()> {
+    let config_part = image_config(spec, opts.changes)?;
+    let out_dir = match opts.output.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+        _ => PathBuf::from("."),
+    };
+    let blobs = write_layers(layers, &out_dir)?;
+    let now = crate::container::now_rfc3339();
+    let history: Vec<Value> = layers
+        .iter()
+        .enumerate()
+        .map(|(i, l)| {
+            let mut h = json!({"created": now, "created_by": l.created_by});
+            if i + 1 == layers.len() {
+                if let Some(m) = opts.message {
+                    h["comment"] = json!(m);
+                }
+            }
+            h
+        })
+        .collect();
+    let config = json!({
+        "created": now,
+        "architecture": go_arch(),
+        "os": "linux",
+        "config": config_part,
+        "rootfs": {"type": "layers", "diff_ids": blobs.iter().map(|b| &b.digest).collect::<Vec<_>>()},
+        "history": history,
+        "comment": opts.message.unwrap_or(""),
+        "container": id,
+    });
+    let config_bytes = serde_json::to_vec(&config)?;
+    let config_digest = sha256_hex(&config_bytes);
+
+    let tmp_out = out_dir.join(format!(
+        ".{}.tmp{}",
+        opts.output
+            .file_name()
+            .unwrap_or_default()
+            .to_string_lossy(),
+        std::process::id()
+    ));
+    let result = (|| -> Result<()> {
+        let file = std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o644)
+            .open(&tmp_out)
+            .with_context(|| format!("cannot create {}", tmp_out.display()))?;
+        let mut tar = tar::Builder::new(file);
+        match opts.format {
+            ImageFormat::Docker => docker_archive(
+                &mut tar,
+                &blobs,
+                &config_bytes,
+                &config_digest,
+                &opts.reference,
+            )?,
+            ImageFormat::Oci => oci_archive(
+                &mut tar,
+                &blobs,
+                &config_bytes,
+                &config_digest,
+                &opts.reference,
+            )?,
+        }
+        tar.into_inner()?.sync_all()?;
+        std::fs::rename(&tmp_out, opts.output)
+            .with_context(|| format!("cannot write {}", opts.output.display()))
+    })();
+    if result.is_err() {
+        let _ = std::fs::remove_file(&tmp_out);
+    }
+    result
+}
+
+/// `docker save`'s layout: manifest.json, the config as `<digest>.json`, each layer as `<digest>/layer.tar`.
+fn docker_archive(
+    tar: &mut tar::Builder<File>,
+    blobs: &[Blob],
+    config: &[u8],
+    config_digest: &str,
+    reference: &str,
+) -> Result<()> {
+    let hex = |d: &str| d.trim_start_matches("sha256:").to_string();
+    let config_name = format!("{}.json", hex(config_digest));
+    append_bytes(tar, &config_name, config)?;
+    let mut layer_names = Vec::new();
+    for b in blobs {
+        let name = format!("{}/layer.tar", hex(&b.digest));
+        append_blob(tar, &name, b)?;
+        layer_names.push(name);
+    }
+    let manifest = json!([{"Config": config_name, "RepoTags": [reference], "Layers": layer_names}]);
+    append_bytes(tar, "manifest.json", &serde_json::to_vec(&manifest)?)
+}
+
+/// The OCI image layout: oci-layout, index.json (the reference in `org.opencontainers.image.ref.name`), blobs.
+fn oci_archive(
+    tar: &mut tar::Builder<File>,
+    blobs: &[Blob],
+    config: &[u8],
+    config_digest: &str,
+    reference: &str,
+) -> Result<()> {
+    let blob_name = |d: &str| format!("blobs/sha256/{}", d.trim_start_matches("sha256:"));
+    append_bytes(tar, "oci-layout", br#"{"imageLayoutVersion":"1.0.0"}"#)?;
+    append_bytes(tar, &blob_name(config_digest), config)?;
+    for b in blobs {
+        append_blob(tar, &blob_name(&b.digest), b)?;
+    }
+    let manifest = json!({
+        "schemaVersion": 2,
+        "mediaType": "application/vnd.oci.image.manifest.v1+json",
+        "config": {"mediaType": "application/vnd.oci.image.config.v1+json", "digest": config_digest, "size": config.len()},
+        "layers": blobs.iter().map(|b| json!({
+            "mediaType": "application/vnd.oci.image.layer.v1.tar", "digest": b.digest, "size": b.size
+        })).collect::<Vec<_>>(),
+    });
+    let manifest_bytes = serde_json::to_vec(&manifest)?;
+    let manifest_digest = sha256_hex(&manifest_bytes);
+    append_bytes(tar, &blob_name(&manifest_digest), &manifest_bytes)?;
+    let index = json!({
+        "schemaVersion": 2,
+        "mediaType": "application/vnd.oci.image.index.v1+json",
+        "manifests": [{
+            "mediaType": "application/vnd.oci.image.manifest.v1+json",
+            "digest": manifest_digest,
+            "size": manifest_bytes.len(),
+            "annotations": {
+                "org.opencontainers.image.ref.name": reference,
+                "io.containerd.image.name": reference,
+            },
+        }],
+    });
+    append_bytes(tar, "index.json", &serde_json::to_vec(&index)?)
+}
+
+fn append_bytes(tar: &mut tar::Builder<File>, name: &str, data: &[u8]) -> Result<()> {
+    let mut h = tar::Header::new_ustar();
+    h.set_size(data.len() as u64);
+    h.set_mode(0o644);
+    h.set_mtime(unix_now());
+    h.set_entry_type(tar::EntryType::Regular);
+    tar.append_data(&mut h, name, data)?;
+    Ok(())
+}
+
+fn append_blob(tar: &mut tar::Builder<File>, name: &str, b: &Blob) -> Result<()> {
+    let mut f = &b.file;
+    f.rewind()?;
+    let mut h = tar::Header::new_ustar();
+    h.set_size(b.size);
+    h.set_mode(0o644);
+    h.set_mtime(unix_now());
+    h.set_entry_type(tar::EntryType::Regular);
+    tar.append_data(&mut h, name, f)?;
+    Ok(())
+}
+
+/// Append the tree under `dir` (not following symlinks, never leaving it), entries named relative to the layer
+/// root. In an overlayfs upper directory a 0/0 character device is a deleted file and becomes `.wh.<name>`;
+/// a directory marked opaque gets `.wh..wh..opq` (the OCI image spec's whiteouts).
+fn append_tree<W: Write>(
+    tar: &mut tar::Builder<W>,
+    dir: &Path,
+    rel: &Path,
+    upper: bool,
+) -> Result<()> {
+    let mut entries: Vec<_> = std::fs::read_dir(dir)?
+        .collect::<std::io::Result<Vec<_>>>()?
+        .into_iter()
+        .map(|e| e.file_name())
+        .collect();
+    entries.sort();
+    for name in entries {
+        let full = dir.join(&name);
+        let name_rel = rel.join(&name);
+        let meta = std::fs::symlink_metadata(&full)?;
+        let ft = meta.file_type();
+        if upper && ft.is_char_device() && meta.rdev() == 0 {
+            let mut wh = name.clone();
+            wh = std::ffi::OsString::from(format!(".wh.{}", wh.to_string_lossy()));
+            let mut h = header(&meta);
+            h.set_entry_type(tar::EntryType::Regular);
+            h.set_size(0);
+            h.set_mode(0o600);
+            tar.append_data(&mut h, rel.join(wh), std::io::empty())?;
+            continue;
+        }
+        if ft.is_dir() {
+            let mut h = header(&meta);
+            h.set_size(0);
+            tar.append_data(&mut h, &name_rel, std::io::empty())?;
+            if upper && is_opaque(&full) {
+                let mut h = header(&meta);
+                h.set_entry_type(tar::EntryType::Regular);
+                h.set_size(0);
+                h.set_mode(0o600);
+                tar.append_data(&mut h, name_rel.join(".wh..wh..opq"), std::io::empty())?;
+            }
+            append_tree(tar, &full, &name_rel, upper)?;
+        } else if ft.is_symlink() {
+            let mut h = header(&meta);
+            h.set_size(0);
+            tar.append_link(&mut h, &name_rel, std::fs::read_link(&full)?)?;
+        } else if ft.is_file() {
+            // O_NOFOLLOW: the entry was a regular file when listed; if it became a symlink since, refuse.
+            let f = std::fs::OpenOptions::new()
+                .read(true)
+                .custom_flags(libc::O_NOFOLLOW)
+                .open(&full)?;
+            let now = f.metadata()?;
+            if now.ino() != meta.ino() {
+                bail!("{} changed while it was read", full.display());
+            }
+            let mut h = header(&now);
+            tar.append_data(&mut h, &name_rel, f)?;
+        } else if ft.is_char_device() || ft.is_block_device() || ft.is_fifo() {
+            let mut h = header(&meta);
+            h.set_size(0);
+            if !ft.is_fifo() {
+                h.set_device_major(libc::major(meta.rdev()))?;
+                h.set_device_minor(libc::minor(meta.rdev()))?;
+            }
+            tar.append_data(&mut h, &name_rel, std::io::empty())?;
+        }
+        // Sockets are not archived (no image format has them).
+    }
+    Ok(())
+}
+
+fn header(meta: &Metadata) -> tar::Header {
+    let mut h = tar::Header::new_gnu();
+    h.set_metadata_in_mode(meta, tar::HeaderMode::Complete);
+    h.set_mode(meta.mode() & 0o7777);
+    h
+}
+
+fn is_opaque(dir: &Path) -> bool {
+    let Ok(path) = std::ffi::CString::new(dir.as_os_str().as_encoded_bytes()) else {
+        return false;
+    };
+    let mut v = [0u8; 2];
+    // SAFETY: lgetxattr into a local buffer of the given size.
+    let n = unsafe {
+        libc::lgetxattr(
+            path.as_ptr(),
+            c"trusted.overlay.opaque".as_ptr(),
+            v.as_mut_ptr().cast(),
+            v.len(),
+        )
+    };
+    n == 1 && v[0] == b'y'
+}
+
+fn temp_blob(dir: &Path, what: &str) -> Result<Blob> {
+    let path = dir.join(format!(".brig-commit-{}-{what}", std::process::id()));
+    let file = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(&path)
+        .with_context(|| format!("cannot create {}", path.display()))?;
+    Ok(Blob {
+        file,
+        path,
+        digest: String::new(),
+        size: 0,
+    })
+}
+
+/// Counts and hashes what passes through: a layer's digest is known once it is written.
+struct HashingWriter<W: Write> {
+    inner: W,
+    hasher: Sha256,
+    size: u64,
+}
+
+impl<W: Write> HashingWriter<W> {
+    fn new(inner: W) -> Self {
+        HashingWriter {
+            inner,
+            hasher: Sha256::new(),
+            size: 0,
+        }
+    }
+
+    fn finish(self) -> (String, u64) {
+        (
+            format!("sha256:{}", hex(&self.hasher.finalize())),
+            self.size,
+        )
+    }
+}
+
+impl<W: Write> Write for HashingWriter<W> {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let n = self.inner.write(buf)?;
+        self.hasher.update(&buf[..n]);
+        self.size += n as u64;
+        Ok(n)
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.inner.flush()
+    }
+}
+
+fn sha256_hex(data: &[u8]) -> String {
+    format!("sha256:{}", hex(&Sha256::digest(data)))
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+fn unix_now() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
+}
+
+/// The architecture as image configs name it (Go's GOARCH).
+fn go_arch() -> &'static str {
+    match std::env::consts::ARCH {
+        "x86_64" => "amd64",
+        "aarch64" => "arm64",
+        "x86" => "386",
+        "powerpc64" => "ppc64le",
+        "loongarch64" => "loong64",
+        other => other,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn references() {
+        assert_eq!(image_reference("web").unwrap(), "web:latest");
+        assert_eq!(image_reference("my/web:v1.2").unwrap(), "my/web:v1.2");
+        assert_eq!(
+            image_reference("localhost:5000/web").unwrap(),
+            "localhost:5000/web:latest"
+        );
+        assert!(image_reference("Web").is_err());
+        assert!(image_reference("web:").is_err());
+        assert_eq!(default_reference("My_Box+1"), "my_box-1:latest");
+    }
+
+    #[test]
+    fn changes() {
+        let spec: Spec = crate::spec::parse(crate::spec::DEFAULT_CONFIG).unwrap();
+        let c = image_config(
+            &spec,
+            &[
+                r#"CMD=["echo","hi"]"#.into(),
+                "ENV FOO=bar".into(),
+                "ENV=TERM=dumb".into(),
+                "WORKDIR=/tmp".into(),
+                "LABEL=a=b".into(),
+                "ENTRYPOINT echo x".into(),
+            ],
+        )
+        .unwrap();
+        assert_eq!(c["Cmd"], json!(["echo", "hi"]));
+        assert_eq!(c["Entrypoint"], json!(["/bin/sh", "-c", "echo x"]));
+        let env: Vec<String> = serde_json::from_value(c["Env"].clone()).unwrap();
+        assert!(env.contains(&"FOO=bar".to_string()) && env.contains(&"TERM=dumb".to_string()));
+        assert!(!env.contains(&"TERM=xterm".to_string()));
+        assert_eq!(c["WorkingDir"], json!("/tmp"));
+        assert_eq!(c["Labels"]["a"], json!("b"));
+        assert_eq!(c["User"], json!("0:0"));
+        for bad in [
+            "FROM=x",
+            "CMD",
+            "WORKDIR=tmp",
+            r#"CMD=["a", 1]"#,
+            "ENV=novalue",
+        ] {
+            let e = image_config(&spec, &[bad.into()]).unwrap_err().to_string();
+            assert!(e.contains("--change"), "{bad}: {e}");
+        }
+    }
+
+    #[test]
+    fn upper_dir_whiteouts_become_oci_whiteouts() {
+        let dir = std::env::temp_dir().join(format!("brig-commit-test-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(dir.join("etc/sub")).unwrap();
+        std::fs::write(dir.join("etc/new"), b"hello").unwrap();
+        std::os::unix::fs::symlink("/etc/new", dir.join("link")).unwrap();
+        nix::sys::stat::mknod(
+            &dir.join("etc/gone"),
+            nix::sys::stat::SFlag::S_IFCHR,
+            nix::sys::stat::Mode::empty(),
+            0,
+        )
+        .unwrap();
+        let mut out = Vec::new();
+        {
+            let mut tar = tar::Builder::new(&mut out);
+            append_tree(&mut tar, &dir, Path::new(""), true).unwrap();
+            tar.finish().unwrap();
+        }
+        let mut names = Vec::new();
+        let mut archive = tar::Archive::new(&out[..]);
+        for e in archive.entries().unwrap() {
+            let e = e.unwrap();
+            names.push((
+                e.path().unwrap().display().to_string(),
+                e.header().entry_type(),
+            ));
+        }
+        std::fs::remove_dir_all(&dir).unwrap();
+        let n: Vec<&str> = names.iter().map(|(n, _)| n.as_str()).collect();
+        assert_eq!(n, ["etc", "etc/.wh.gone", "etc/new", "etc/sub", "link"]);
+        assert_eq!(names[1].1, tar::EntryType::Regular);
+        assert_eq!(names[4].1, tar::EntryType::Symlink);
+    }
+}
