@@ -518,3 +518,63 @@ fn overlay_on_a_rootfs_that_cannot_be_a_lower_layer_is_refused_cleanly() {
     env.assert_gone(&id);
     assert!(mounted_under(&env.root).is_empty());
 }
+
+#[test]
+fn the_monitor_keeps_nothing_of_its_callers() {
+    use std::os::fd::AsRawFd;
+    use std::os::unix::process::CommandExt;
+    let env = Env::new("monitor");
+    env.config_sh("readlink /proc/self/fd/3; sleep 100", |_| {});
+    let id = env.id("m");
+    let handed = env.dir.join("handed-over");
+    let file = std::fs::File::create(&handed).unwrap();
+    let raw = file.as_raw_fd();
+    let b = path_str(&env.bundle);
+    let mut cmd = env.cmd();
+    cmd.args(["run", "-d", "--preserve-fds", "1", "--bundle", &b, &id])
+        .current_dir(&env.dir)
+        .stdout(std::process::Stdio::null());
+    // SAFETY: dup2 in the child before exec; `raw` stays open in the parent until then.
+    unsafe {
+        cmd.pre_exec(move || {
+            // dup2 onto itself would keep close-on-exec.
+            let r = if raw == 3 {
+                libc::fcntl(3, libc::F_SETFD, 0)
+            } else {
+                libc::dup2(raw, 3)
+            };
+            if r < 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
+    assert!(cmd.status().unwrap().success());
+    wait_until("the container's output", || {
+        logs(&env, &[&id]).0.contains("handed-over")
+    });
+    let pid = env.state(&id)["pid"].as_i64().unwrap();
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();
+    let ppid: i64 = stat
+        .rsplit_once(')')
+        .unwrap()
+        .1
+        .split_whitespace()
+        .nth(1)
+        .unwrap()
+        .parse()
+        .unwrap();
+    let monitor = std::path::PathBuf::from(format!("/proc/{ppid}"));
+    assert_eq!(
+        std::fs::read_link(monitor.join("cwd")).unwrap(),
+        std::path::Path::new("/")
+    );
+    for fd in std::fs::read_dir(monitor.join("fd")).unwrap().flatten() {
+        let target = std::fs::read_link(fd.path()).unwrap();
+        assert!(
+            !target.starts_with(&env.dir) || target.starts_with(&env.root),
+            "the monitor holds {} of its caller's",
+            target.display()
+        );
+    }
+}

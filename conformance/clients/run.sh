@@ -40,6 +40,16 @@ cleanup() {
 trap cleanup EXIT
 tar -C "$repo/bundles/busybox/rootfs" -cf "$work/busybox.tar" .
 
+# `brig commit` archives for the clients to load: a container on an overlay layer that changed two files.
+B=("$brig" --root "$work/brig")
+"${B[@]}" run -d --overlay --bundle "$repo/bundles/busybox" committed -- \
+  sh -c 'echo committed-change > /etc/motd; rm /bin/vi; echo ready; sleep 1000' >/dev/null
+for _ in $(seq 50); do "${B[@]}" logs committed 2>/dev/null | grep -q ready && break; sleep 0.1; done
+"${B[@]}" commit --tag brig-commit/docker committed "$work/commit-docker.tar" >/dev/null
+"${B[@]}" commit --format oci --tag brig-commit/oci committed "$work/commit-oci.tar" >/dev/null
+"${B[@]}" rm -f committed >/dev/null
+SHOW='cat /etc/motd; ls /bin/vi 2>/dev/null || echo vi-gone'
+
 passed=0 failed=0
 # case NAME EXPECTED COMMAND...: COMMAND must succeed and its combined output contain EXPECTED (a grep -E
 # pattern); EXPECTED "rc=N" checks the exit status instead; "err:PATTERN" wants a failure saying PATTERN.
@@ -113,6 +123,10 @@ CONF
     "${P[@]}" import "$work/busybox.tar" localhost/busybox:brig >/dev/null
     RUN_EXTRA=()
     common_cases podman localhost/busybox:brig "${P[@]}"
+    case_ "podman load of brig commit (docker-archive)" 'Loaded image' "${P[@]}" load -i "$work/commit-docker.tar"
+    case_ "podman run of the committed image" 'committed-change.*vi-gone' sh -c "$(printf '%q ' "${P[@]}") run --rm brig-commit/docker sh -c '$SHOW' | tr '\n' ' '"
+    case_ "podman load of brig commit (oci-archive)" 'Loaded image' "${P[@]}" load -i "$work/commit-oci.tar"
+    case_ "podman run of the committed OCI image" 'committed-change.*vi-gone' sh -c "$(printf '%q ' "${P[@]}") run --rm brig-commit/oci sh -c '$SHOW' | tr '\n' ' '"
     "${P[@]}" rm -af >/dev/null 2>&1
     ;;
   docker)
@@ -126,6 +140,8 @@ CONF
     "${D[@]}" import "$work/busybox.tar" busybox:brig >/dev/null
     RUN_EXTRA=(--network none)
     common_cases docker busybox:brig "${D[@]}" --log-level error
+    case_ "docker load of brig commit" 'Loaded image: brig-commit/docker:latest' "${D[@]}" load -i "$work/commit-docker.tar"
+    case_ "docker run of the committed image" 'committed-change.*vi-gone' sh -c "$(printf '%q ' "${D[@]}") run --rm --network none brig-commit/docker sh -c '$SHOW' | tr '\n' ' '"
     "${D[@]}" rm -f $("${D[@]}" ps -aq) >/dev/null 2>&1
     ;;
   containerd)

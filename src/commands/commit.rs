@@ -8,6 +8,8 @@ use anyhow::Result;
 use std::path::PathBuf;
 
 pub fn run(cli: &Cli, a: &CommitArgs) -> Result<i32> {
+    // The id names the default archive: a hostile one must not reach the path.
+    crate::container::validate_id(&a.id)?;
     let output = a
         .output
         .clone()

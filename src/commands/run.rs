@@ -36,6 +36,9 @@ pub fn run(cli: &Cli, a: &RunArgs) -> Result<i32> {
     drop(blocked);
     if !a.keep {
         lifecycle::delete(&cli.root, id, true)?;
+    } else if let Ok(code) = &waited {
+        // `ps -a` shows how a kept container ended.
+        monitor::write_exit_record(&cli.root.join(id), *code, None);
     }
     waited
 }

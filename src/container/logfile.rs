@@ -41,6 +41,11 @@ impl LogWriter {
         })
     }
 
+    pub fn raw_fds(&self) -> [std::os::fd::RawFd; 2] {
+        use std::os::fd::AsRawFd;
+        [self.log.as_raw_fd(), self.times.as_raw_fd()]
+    }
+
     /// Append one line (a newline is added when `line` has none).
     pub fn line(&mut self, stream: Stream, line: &[u8]) -> std::io::Result<()> {
         let name = match stream {

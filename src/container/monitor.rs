@@ -35,6 +35,19 @@ pub fn read_exit_record(dir: &Path) -> Option<ExitRecord> {
     serde_json::from_slice(&text).ok()
 }
 
+/// Record how the container ended (by whoever waited for it: the monitor, or a foreground `run --keep`).
+pub fn write_exit_record(dir: &Path, exit_code: i32, signal: Option<i32>) {
+    let record = ExitRecord {
+        exit_code,
+        signal,
+        finished_at: super::now_rfc3339(),
+    };
+    if let Ok(json) = serde_json::to_vec(&record) {
+        // The container may have been removed meanwhile (`rm -f`): nothing to record then.
+        let _ = super::write_atomic(&dir.join(EXIT_RECORD), &json, 0o644);
+    }
+}
+
 /// Create and start the container under a monitor; returns once it runs.
 pub fn run_detached(root: &Path, opts: &CreateOptions, remove_on_exit: bool) -> Result<()> {
     let (report_r, report_w) =
@@ -79,19 +92,19 @@ fn monitor(root: &Path, opts: &CreateOptions, remove_on_exit: bool, report: Owne
     let _ = report.write_all(b"ok");
     drop(report);
     detach_stdio();
+    // Hold nothing of the caller's: no descriptor (--preserve-fds ones went to the container), no directory.
+    let mut keep: Vec<RawFd> = started
+        .sources
+        .iter()
+        .map(|(fd, _)| fd.as_raw_fd())
+        .collect();
+    keep.extend(started.log.raw_fds());
+    keep.push(crate::logs::raw_fd());
+    crate::process::close_fds_except(&keep);
+    let _ = std::env::set_current_dir("/");
     let dir = root.join(opts.id);
-    let code = relay(started.pid, started.sources, started.log);
-    if let Some(code) = code {
-        let (exit_code, signal) = code;
-        let record = ExitRecord {
-            exit_code,
-            signal,
-            finished_at: super::now_rfc3339(),
-        };
-        if let Ok(json) = serde_json::to_vec(&record) {
-            // The container may have been removed meanwhile (`rm -f`): nothing to record then.
-            let _ = super::write_atomic(&dir.join(EXIT_RECORD), &json, 0o644);
-        }
+    if let Some((exit_code, signal)) = relay(started.pid, started.sources, started.log) {
+        write_exit_record(&dir, exit_code, signal);
     }
     if remove_on_exit {
         if let Err(e) = lifecycle::delete(root, opts.id, true) {

@@ -181,6 +181,11 @@ fn prepare(cfg: &InitConfig) -> Result<Prepared> {
     })
 }
 
+/// Close every fd from 3 on except `keep` (the monitor of `run -d` keeps nothing of its caller's).
+pub fn close_fds_except(keep: &[std::os::fd::RawFd]) {
+    init::close_other_fds(3, keep);
+}
+
 /// Sockets handed over by systemd socket activation (`LISTEN_FDS=n` in brig's environment, fds 3..3+n):
 /// they go to the container first, before the `--preserve-fds` ones, as runc passes them.
 pub fn listen_fds() -> u32 {
