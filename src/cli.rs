@@ -291,8 +291,18 @@ pub struct CreateArgs {
     pub preserve_fds: u32,
     /// container id (`run` makes one up when it is left out)
     pub id: Option<String>,
+    /// the container id, docker's way (instead of ID)
+    #[arg(long, value_name = "ID", conflicts_with = "id")]
+    pub name: Option<String>,
     #[command(flatten)]
     pub edits: SpecEdits,
+}
+
+impl CreateArgs {
+    /// The id given as ID or as --name.
+    pub fn given_id(&self) -> Option<&str> {
+        self.id.as_deref().or(self.name.as_deref())
+    }
 }
 
 /// Convenience flags of `run` and `create`: they change the spec in memory, never the bundle's config.json.

@@ -109,6 +109,10 @@ fn run_detached_without_id_prints_a_generated_one() {
     let out = env.brig(&["rm", "-f", id]);
     assert!(out.status.success(), "{}", text(&out.stderr));
     env.assert_gone(id);
+    // docker's --name is the id too, and prints nothing.
+    let named = env.id("named");
+    assert_eq!(run_d(&env, "", &["--name", &named], &[]), "");
+    assert_eq!(env.status(&named), "running");
 }
 
 #[test]

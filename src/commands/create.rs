@@ -5,9 +5,9 @@ use crate::container::lifecycle::{self, CreateOptions};
 use anyhow::{Context, Result};
 
 pub fn run(cli: &Cli, a: &CreateArgs) -> Result<i32> {
-    let id =
-        a.id.as_deref()
-            .context("create needs a container id: brig create [OPTIONS] ID")?;
+    let id = a
+        .given_id()
+        .context("create needs a container id: brig create [OPTIONS] ID")?;
     lifecycle::create(&cli.root, &options(a, id, true))?;
     Ok(0)
 }

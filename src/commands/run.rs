@@ -8,14 +8,13 @@ use crate::process::foreground;
 use anyhow::Result;
 
 pub fn run(cli: &Cli, a: &RunArgs) -> Result<i32> {
-    let generated = match &a.create.id {
+    let generated = match a.create.given_id() {
         Some(_) => None,
         None => Some(container::generate_id(&cli.root)?),
     };
     let id = a
         .create
-        .id
-        .as_deref()
+        .given_id()
         .or(generated.as_deref())
         .unwrap_or_default();
     if a.detach {
