@@ -261,22 +261,17 @@ pub fn commit(layers: &[LayerSource], spec: &Spec, id: &str, opts: &CommitOption
             .open(&tmp_out)
             .with_context(|| format!("cannot create {}", tmp_out.display()))?;
         let mut tar = tar::Builder::new(file);
-        match opts.format {
-            ImageFormat::Docker => docker_archive(
-                &mut tar,
-                &blobs,
-                &config_bytes,
-                &config_digest,
-                &opts.reference,
-            )?,
-            ImageFormat::Oci => oci_archive(
-                &mut tar,
-                &blobs,
-                &config_bytes,
-                &config_digest,
-                &opts.reference,
-            )?,
-        }
+        let layout = match opts.format {
+            ImageFormat::Docker => docker_archive,
+            ImageFormat::Oci => oci_archive,
+        };
+        layout(
+            &mut tar,
+            &blobs,
+            &config_bytes,
+            &config_digest,
+            &opts.reference,
+        )?;
         tar.into_inner()?.sync_all()?;
         std::fs::rename(&tmp_out, opts.output)
             .with_context(|| format!("cannot write {}", opts.output.display()))
@@ -350,24 +345,28 @@ fn oci_archive(
 }
 
 fn append_bytes(tar: &mut tar::Builder<File>, name: &str, data: &[u8]) -> Result<()> {
-    let mut h = tar::Header::new_ustar();
-    h.set_size(data.len() as u64);
-    h.set_mode(0o644);
-    h.set_mtime(unix_now());
-    h.set_entry_type(tar::EntryType::Regular);
-    tar.append_data(&mut h, name, data)?;
-    Ok(())
+    append_regular(tar, name, data.len() as u64, data)
 }
 
 fn append_blob(tar: &mut tar::Builder<File>, name: &str, b: &Blob) -> Result<()> {
     let mut f = &b.file;
     f.rewind()?;
+    append_regular(tar, name, b.size, f)
+}
+
+/// An archive member (not a layer entry): a plain file, root's, written now.
+fn append_regular(
+    tar: &mut tar::Builder<File>,
+    name: &str,
+    size: u64,
+    data: impl std::io::Read,
+) -> Result<()> {
     let mut h = tar::Header::new_ustar();
-    h.set_size(b.size);
+    h.set_size(size);
     h.set_mode(0o644);
     h.set_mtime(unix_now());
     h.set_entry_type(tar::EntryType::Regular);
-    tar.append_data(&mut h, name, f)?;
+    tar.append_data(&mut h, name, data)?;
     Ok(())
 }
 
