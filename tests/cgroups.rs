@@ -78,7 +78,8 @@ fn pause_and_resume() {
     }
     // A paused container can still be force-deleted.
     assert!(env.brig(&["pause", &id]).status.success());
-    assert!(env.brig(&["delete", "--force", &id]).status.success());
+    let out = env.brig(&["delete", "--force", &id]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
     env.assert_gone(&id);
 }
 

@@ -534,10 +534,22 @@ fn the_monitor_keeps_nothing_of_its_callers() {
     let file = std::fs::File::create(&handed).unwrap();
     let raw = file.as_raw_fd();
     let b = path_str(&env.bundle);
-    let mut cmd = env.cmd();
-    cmd.args(["run", "-d", "--preserve-fds", "1", "--bundle", &b, &id])
-        .current_dir(&env.dir)
-        .stdout(std::process::Stdio::null());
+    // A relative --root, from the caller's directory, which the monitor leaves.
+    let mut cmd = std::process::Command::new(BRIG);
+    cmd.args([
+        "--root",
+        "root",
+        "run",
+        "-d",
+        "--rm",
+        "--preserve-fds",
+        "1",
+        "--bundle",
+        &b,
+        &id,
+    ])
+    .current_dir(&env.dir)
+    .stdout(std::process::Stdio::null());
     // SAFETY: dup2 in the child before exec; `raw` stays open in the parent until then.
     unsafe {
         cmd.pre_exec(move || {
@@ -581,4 +593,10 @@ fn the_monitor_keeps_nothing_of_its_callers() {
             target.display()
         );
     }
+    // It still finds the container under the relative root: --rm removes it when it ends.
+    let out = env.brig(&["kill", &id, "KILL"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    wait_until("--rm to remove the container", || {
+        !env.root.join(&id).exists()
+    });
 }

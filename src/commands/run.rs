@@ -37,7 +37,7 @@ pub fn run(cli: &Cli, a: &RunArgs) -> Result<i32> {
         lifecycle::delete(&cli.root, id, true)?;
     } else if let Ok(code) = &waited {
         // `ps -a` shows how a kept container ended.
-        monitor::write_exit_record(&cli.root.join(id), *code, None);
+        monitor::write_exit_record(&cli.root, id, *code, None);
     }
     waited
 }

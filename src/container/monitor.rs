@@ -36,20 +36,26 @@ pub fn read_exit_record(dir: &Path) -> Option<ExitRecord> {
 }
 
 /// Record how the container ended (by whoever waited for it: the monitor, or a foreground `run --keep`).
-pub fn write_exit_record(dir: &Path, exit_code: i32, signal: Option<i32>) {
+/// Under the container's lock: a `delete` that is removing the directory must not see a file appear in it. A
+/// container removed meanwhile (`rm -f`) gets no record.
+pub fn write_exit_record(root: &Path, id: &str, exit_code: i32, signal: Option<i32>) {
+    let Ok(c) = Container::load(root, id) else {
+        return;
+    };
     let record = ExitRecord {
         exit_code,
         signal,
         finished_at: super::now_rfc3339(),
     };
     if let Ok(json) = serde_json::to_vec(&record) {
-        // The container may have been removed meanwhile (`rm -f`): nothing to record then.
-        let _ = super::write_atomic(&dir.join(EXIT_RECORD), &json, 0o644);
+        let _ = super::write_atomic(&c.dir.join(EXIT_RECORD), &json, 0o644);
     }
 }
 
 /// Create and start the container under a monitor; returns once it runs.
 pub fn run_detached(root: &Path, opts: &CreateOptions, remove_on_exit: bool) -> Result<()> {
+    // The monitor leaves the caller's directory: a relative --root must not change meaning.
+    let root = &std::path::absolute(root).context("--root: cannot make it absolute")?;
     let (report_r, report_w) =
         nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).context("cannot create a pipe")?;
     // SAFETY: brig is single-threaded; the child only continues this program.
@@ -102,9 +108,8 @@ fn monitor(root: &Path, opts: &CreateOptions, remove_on_exit: bool, report: Owne
     keep.push(crate::logs::raw_fd());
     crate::process::close_fds_except(&keep);
     let _ = std::env::set_current_dir("/");
-    let dir = root.join(opts.id);
     if let Some((exit_code, signal)) = relay(started.pid, started.sources, started.log) {
-        write_exit_record(&dir, exit_code, signal);
+        write_exit_record(root, opts.id, exit_code, signal);
     }
     if remove_on_exit {
         if let Err(e) = lifecycle::delete(root, opts.id, true) {
