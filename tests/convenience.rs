@@ -600,3 +600,27 @@ fn the_monitor_keeps_nothing_of_its_callers() {
         !env.root.join(&id).exists()
     });
 }
+
+#[test]
+fn stop_thaws_a_paused_container_and_kills_a_created_one_at_once() {
+    let env = Env::new("stop-states");
+    env.config_sh("trap 'exit 3' TERM; while true; do sleep 0.1; done", |_| {});
+    let (paused, created) = (env.id("p"), env.id("c"));
+    run_d(&env, &paused, &[], &[]);
+    // Give the shell a moment to install its trap before it is frozen.
+    std::thread::sleep(Duration::from_millis(300));
+    assert!(env.brig(&["pause", &paused]).status.success());
+    env.create_ok(&created);
+    let t = Instant::now();
+    let out = env.brig(&["stop", "-t", "20", &paused, &created]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(
+        t.elapsed() < Duration::from_secs(10),
+        "stop waited for the timeout"
+    );
+    let stdout = text(&out.stdout);
+    assert!(stdout.lines().any(|l| l == paused), "{stdout}");
+    assert!(stdout.contains(&format!("{created} (killed")), "{stdout}");
+    assert_eq!(wait_exited(&env, &paused), 3);
+    assert_eq!(env.status(&created), "stopped");
+}
