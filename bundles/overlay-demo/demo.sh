@@ -28,3 +28,4 @@ cat "$book/guestbook"
 [ "$(wc -l < "$book/guestbook")" = 2 ] && [ -s "$book/first.tar" ] && ! [ -e rootfs/var/visitors ] &&
   ! [ -e ../busybox/rootfs/var/visitors ]
 echo "demo ok: the bundle's rootfs was never written; archive and guestbook are in $book" >&2
+if [ -n "${CI:-}" ]; then rm -rf "$book"; fi

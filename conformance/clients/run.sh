@@ -208,6 +208,8 @@ PY
       cat /sys/fs/cgroup/memory/default/r5/memory.limit_in_bytes 2>/dev/null || cat /sys/fs/cgroup/default/r5/memory.max;
       ${X[*]} task kill -s SIGKILL r5; sleep 0.5; ${X[*]} task delete r5 >/dev/null; ${X[*]} container delete r5"
     case_ "containerd tty" '/dev/pts/' sh -c "sleep 3 | script -qec '${X[*]} ${R[*]} --rm -t $img r6 tty' /dev/null"
+    case_ "containerd import of brig commit (oci-archive)" 'brig-commit/oci' "${X[@]}" images import "$work/commit-oci.tar"
+    case_ "containerd run of the committed image" 'committed-change.*vi-gone' sh -c "${X[*]} ${R[*]} --rm brig-commit/oci:latest r7 sh -c '$SHOW' | tr '\n' ' '"
     for c in $("${X[@]}" containers ls -q 2>/dev/null); do
       "${X[@]}" task delete -f "$c" >/dev/null 2>&1; "${X[@]}" container delete "$c" >/dev/null 2>&1
     done
