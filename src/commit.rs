@@ -6,12 +6,16 @@
 
 use crate::cli::ImageFormat;
 use anyhow::{bail, Context, Result};
+use nix::fcntl::AtFlags;
+use nix::fcntl::OFlag;
+use nix::sys::stat::{fstatat, FileStat, Mode};
 use oci_spec::runtime::Spec;
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
-use std::fs::{File, Metadata};
-use std::io::{Seek, Write};
-use std::os::unix::fs::{FileTypeExt, MetadataExt, OpenOptionsExt};
+use std::fs::File;
+use std::io::{Read, Seek, Write};
+use std::os::fd::{AsRawFd, OwnedFd};
+use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 
 pub struct CommitOptions<'a> {
@@ -198,7 +202,7 @@ fn write_layers(layers: &[LayerSource], tmp_dir: &Path) -> Result<Vec<Blob>> {
         let mut w = HashingWriter::new(&mut blob.file);
         {
             let mut tar = tar::Builder::new(&mut w);
-            append_tree(&mut tar, &l.dir, Path::new(""), l.overlay_upper)
+            append_tree(&mut tar, &l.dir, l.overlay_upper)
                 .with_context(|| format!("cannot archive {}", l.dir.display()))?;
             tar.finish()?;
         }
@@ -370,100 +374,172 @@ fn append_regular(
     Ok(())
 }
 
-/// Append the tree under `dir` (not following symlinks, never leaving it), entries named relative to the layer
-/// root. In an overlayfs upper directory a 0/0 character device is a deleted file and becomes `.wh.<name>`;
-/// a directory marked opaque gets `.wh..wh..opq` (the OCI image spec's whiteouts).
+/// Append the tree under the directory `root` to `tar`, entries named relative to it. The walk goes by file
+/// descriptors (`openat` with `O_NOFOLLOW` at every step), so a rootfs whose directories are swapped for
+/// symlinks while it is read (a container sharing a bundle) cannot make brig archive anything outside it.
+/// In an overlayfs upper directory a 0/0 character device is a deleted file and becomes `.wh.<name>`; a
+/// directory marked opaque gets `.wh..wh..opq` (the OCI image spec's whiteouts).
 fn append_tree<W: Write>(
     tar: &mut tar::Builder<W>,
-    dir: &Path,
+    root: &Path,
+    overlay_upper: bool,
+) -> Result<()> {
+    let dir = nix::fcntl::open(
+        root,
+        OFlag::O_RDONLY | OFlag::O_DIRECTORY | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC,
+        Mode::empty(),
+    )
+    .with_context(|| format!("cannot open {}", root.display()))?;
+    append_dir(tar, &dir, Path::new(""), overlay_upper)
+}
+
+fn append_dir<W: Write>(
+    tar: &mut tar::Builder<W>,
+    dir: &OwnedFd,
     rel: &Path,
     upper: bool,
 ) -> Result<()> {
-    let mut entries: Vec<_> = std::fs::read_dir(dir)?
-        .collect::<std::io::Result<Vec<_>>>()?
-        .into_iter()
-        .map(|e| e.file_name())
-        .collect();
-    entries.sort();
-    for name in entries {
-        let full = dir.join(&name);
-        let name_rel = rel.join(&name);
-        let meta = std::fs::symlink_metadata(&full)?;
-        let ft = meta.file_type();
-        if upper && ft.is_char_device() && meta.rdev() == 0 {
-            let mut wh = name.clone();
-            wh = std::ffi::OsString::from(format!(".wh.{}", wh.to_string_lossy()));
-            let mut h = header(&meta);
-            h.set_entry_type(tar::EntryType::Regular);
-            h.set_size(0);
-            h.set_mode(0o600);
-            tar.append_data(&mut h, rel.join(wh), std::io::empty())?;
-            continue;
+    for name in sorted_names(dir)? {
+        let name = name.as_os_str();
+        let st = fstatat(dir, name, AtFlags::AT_SYMLINK_NOFOLLOW)?;
+        let name_rel = rel.join(name);
+        let kind = st.st_mode & libc::S_IFMT;
+        let mut h = header(&st);
+        match kind {
+            libc::S_IFCHR if upper && st.st_rdev == 0 => {
+                let wh = rel.join(format!(".wh.{}", name.to_string_lossy()));
+                whiteout(tar, &mut h, wh)?;
+            }
+            libc::S_IFDIR => {
+                let sub = open_entry(dir, name, &st, OFlag::O_DIRECTORY)?;
+                tar.append_data(&mut h, &name_rel, std::io::empty())?;
+                if upper && is_opaque(&sub) {
+                    whiteout(tar, &mut header(&st), name_rel.join(".wh..wh..opq"))?;
+                }
+                append_dir(tar, &sub, &name_rel, upper)?;
+            }
+            libc::S_IFLNK => {
+                let target = nix::fcntl::readlinkat(dir, name)?;
+                tar.append_link(&mut h, &name_rel, target)?;
+            }
+            libc::S_IFREG => {
+                let file = File::from(open_entry(dir, name, &st, OFlag::empty())?);
+                let size = st.st_size as u64;
+                h.set_size(size);
+                let exact = ExactReader {
+                    inner: file.take(size),
+                    left: size,
+                };
+                tar.append_data(&mut h, &name_rel, exact)
+                    .with_context(|| format!("{}", name_rel.display()))?;
+            }
+            libc::S_IFCHR | libc::S_IFBLK => {
+                h.set_device_major(libc::major(st.st_rdev))?;
+                h.set_device_minor(libc::minor(st.st_rdev))?;
+                tar.append_data(&mut h, &name_rel, std::io::empty())?;
+            }
+            libc::S_IFIFO => tar.append_data(&mut h, &name_rel, std::io::empty())?,
+            // Sockets are not archived (no image format has them).
+            _ => {}
         }
-        if ft.is_dir() {
-            let mut h = header(&meta);
-            h.set_size(0);
-            tar.append_data(&mut h, &name_rel, std::io::empty())?;
-            if upper && is_opaque(&full) {
-                let mut h = header(&meta);
-                h.set_entry_type(tar::EntryType::Regular);
-                h.set_size(0);
-                h.set_mode(0o600);
-                tar.append_data(&mut h, name_rel.join(".wh..wh..opq"), std::io::empty())?;
-            }
-            append_tree(tar, &full, &name_rel, upper)?;
-        } else if ft.is_symlink() {
-            let mut h = header(&meta);
-            h.set_size(0);
-            tar.append_link(&mut h, &name_rel, std::fs::read_link(&full)?)?;
-        } else if ft.is_file() {
-            // O_NOFOLLOW: the entry was a regular file when listed; if it became a symlink since, refuse.
-            let f = std::fs::OpenOptions::new()
-                .read(true)
-                .custom_flags(libc::O_NOFOLLOW)
-                .open(&full)?;
-            let now = f.metadata()?;
-            if now.ino() != meta.ino() {
-                bail!("{} changed while it was read", full.display());
-            }
-            let mut h = header(&now);
-            tar.append_data(&mut h, &name_rel, f)?;
-        } else if ft.is_char_device() || ft.is_block_device() || ft.is_fifo() {
-            let mut h = header(&meta);
-            h.set_size(0);
-            if !ft.is_fifo() {
-                h.set_device_major(libc::major(meta.rdev()))?;
-                h.set_device_minor(libc::minor(meta.rdev()))?;
-            }
-            tar.append_data(&mut h, &name_rel, std::io::empty())?;
-        }
-        // Sockets are not archived (no image format has them).
     }
     Ok(())
 }
 
-fn header(meta: &Metadata) -> tar::Header {
+/// The names in a directory, sorted (an archive of the same tree is the same archive).
+fn sorted_names(dir: &OwnedFd) -> Result<Vec<std::ffi::OsString>> {
+    use std::os::unix::ffi::OsStrExt;
+    let mut d = nix::dir::Dir::from_fd(dir.try_clone()?)?;
+    let mut names = Vec::new();
+    for e in d.iter() {
+        let bytes = e?.file_name().to_bytes().to_vec();
+        if bytes != b"." && bytes != b".." {
+            names.push(std::ffi::OsStr::from_bytes(&bytes).to_os_string());
+        }
+    }
+    names.sort();
+    Ok(names)
+}
+
+/// Open an entry seen as `st` without following a symlink, and check it is still that entry.
+fn open_entry(
+    dir: &OwnedFd,
+    name: &std::ffi::OsStr,
+    st: &FileStat,
+    extra: OFlag,
+) -> Result<OwnedFd> {
+    let fd = nix::fcntl::openat(
+        dir,
+        name,
+        OFlag::O_RDONLY | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC | extra,
+        Mode::empty(),
+    )?;
+    let now = nix::sys::stat::fstat(&fd)?;
+    if (now.st_dev, now.st_ino) != (st.st_dev, st.st_ino) {
+        bail!("{} changed while it was read", name.to_string_lossy());
+    }
+    Ok(fd)
+}
+
+fn whiteout<W: Write>(tar: &mut tar::Builder<W>, h: &mut tar::Header, name: PathBuf) -> Result<()> {
+    h.set_entry_type(tar::EntryType::Regular);
+    h.set_size(0);
+    h.set_mode(0o600);
+    tar.append_data(h, name, std::io::empty())?;
+    Ok(())
+}
+
+/// A tar header with an entry's type, permissions, owner and mtime (size 0; regular files set theirs).
+fn header(st: &FileStat) -> tar::Header {
     let mut h = tar::Header::new_gnu();
-    h.set_metadata_in_mode(meta, tar::HeaderMode::Complete);
-    h.set_mode(meta.mode() & 0o7777);
+    h.set_mode(st.st_mode & 0o7777);
+    h.set_uid(st.st_uid as u64);
+    h.set_gid(st.st_gid as u64);
+    h.set_mtime(st.st_mtime.max(0) as u64);
+    h.set_size(0);
+    h.set_entry_type(match st.st_mode & libc::S_IFMT {
+        libc::S_IFDIR => tar::EntryType::Directory,
+        libc::S_IFLNK => tar::EntryType::Symlink,
+        libc::S_IFCHR => tar::EntryType::Char,
+        libc::S_IFBLK => tar::EntryType::Block,
+        libc::S_IFIFO => tar::EntryType::Fifo,
+        _ => tar::EntryType::Regular,
+    });
     h
 }
 
-fn is_opaque(dir: &Path) -> bool {
-    let Ok(path) = std::ffi::CString::new(dir.as_os_str().as_encoded_bytes()) else {
-        return false;
-    };
+fn is_opaque(dir: &OwnedFd) -> bool {
     let mut v = [0u8; 2];
-    // SAFETY: lgetxattr into a local buffer of the given size.
+    // SAFETY: fgetxattr on an fd we own into a local buffer of the given size.
     let n = unsafe {
-        libc::lgetxattr(
-            path.as_ptr(),
+        libc::fgetxattr(
+            dir.as_raw_fd(),
             c"trusted.overlay.opaque".as_ptr(),
             v.as_mut_ptr().cast(),
             v.len(),
         )
     };
     n == 1 && v[0] == b'y'
+}
+
+/// Reads exactly `left` bytes or fails: a file that shrinks while it is archived must not corrupt the tar.
+struct ExactReader<R: std::io::Read> {
+    inner: R,
+    left: u64,
+}
+
+impl<R: std::io::Read> std::io::Read for ExactReader<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        if n == 0 && self.left > 0 {
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::UnexpectedEof,
+                "the file shrank while it was read",
+            ));
+        }
+        self.left -= n as u64;
+        Ok(n)
+    }
 }
 
 fn temp_blob(dir: &Path, what: &str) -> Result<Blob> {
@@ -605,6 +681,8 @@ mod tests {
         std::fs::create_dir_all(dir.join("etc/sub")).unwrap();
         std::fs::write(dir.join("etc/new"), b"hello").unwrap();
         std::os::unix::fs::symlink("/etc/new", dir.join("link")).unwrap();
+        // A link to a host directory is archived as the link, never walked.
+        std::os::unix::fs::symlink("/etc", dir.join("hostetc")).unwrap();
         nix::sys::stat::mknod(
             &dir.join("etc/gone"),
             nix::sys::stat::SFlag::S_IFCHR,
@@ -615,7 +693,7 @@ mod tests {
         let mut out = Vec::new();
         {
             let mut tar = tar::Builder::new(&mut out);
-            append_tree(&mut tar, &dir, Path::new(""), true).unwrap();
+            append_tree(&mut tar, &dir, true).unwrap();
             tar.finish().unwrap();
         }
         let mut names = Vec::new();
@@ -629,8 +707,19 @@ mod tests {
         }
         std::fs::remove_dir_all(&dir).unwrap();
         let n: Vec<&str> = names.iter().map(|(n, _)| n.as_str()).collect();
-        assert_eq!(n, ["etc", "etc/.wh.gone", "etc/new", "etc/sub", "link"]);
+        assert_eq!(
+            n,
+            [
+                "etc",
+                "etc/.wh.gone",
+                "etc/new",
+                "etc/sub",
+                "hostetc",
+                "link"
+            ]
+        );
         assert_eq!(names[1].1, tar::EntryType::Regular);
         assert_eq!(names[4].1, tar::EntryType::Symlink);
+        assert_eq!(names[5].1, tar::EntryType::Symlink);
     }
 }
