@@ -60,7 +60,7 @@ pub enum Command {
     Pause(IdArg),
     /// thaw a paused container
     Resume(IdArg),
-    /// list the processes of a container
+    /// with ID: the processes of that container (runc); without: the containers, like `docker ps`
     Ps(PsArgs),
     /// print what this build of brig supports, as runtime-spec `features` JSON
     Features,
