@@ -23,7 +23,6 @@ pub struct CommitOptions<'a> {
     /// `name:tag`, checked by `image_reference`.
     pub reference: String,
     pub message: Option<&'a str>,
-    pub changes: &'a [String],
     pub output: &'a Path,
     pub force: bool,
 }
@@ -214,9 +213,14 @@ fn write_layers(layers: &[LayerSource], tmp_dir: &Path) -> Result<Vec<Blob>> {
     Ok(blobs)
 }
 
-/// Build the archive from `layers` (read while the caller keeps the container still) and the image config.
-pub fn commit(layers: &[LayerSource], spec: &Spec, id: &str, opts: &CommitOptions) -> Result<()> {
-    let config_part = image_config(spec, opts.changes)?;
+/// Build the archive from `layers` (read while the caller keeps the container still) and `config_part`, the
+/// image config's `config` (from `image_config`).
+pub fn commit(
+    layers: &[LayerSource],
+    config_part: Value,
+    id: &str,
+    opts: &CommitOptions,
+) -> Result<()> {
     let out_dir = match opts.output.parent() {
         Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
         _ => PathBuf::from("."),
@@ -248,27 +252,12 @@ pub fn commit(layers: &[LayerSource], spec: &Spec, id: &str, opts: &CommitOption
     });
     let config_bytes = serde_json::to_vec(&config)?;
     let config_digest = sha256_hex(&config_bytes);
-
-    let tmp_out = out_dir.join(format!(
-        ".{}.tmp{}",
-        opts.output
-            .file_name()
-            .unwrap_or_default()
-            .to_string_lossy(),
-        std::process::id()
-    ));
-    let result = (|| -> Result<()> {
-        let file = std::fs::OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .mode(0o644)
-            .open(&tmp_out)
-            .with_context(|| format!("cannot create {}", tmp_out.display()))?;
-        let mut tar = tar::Builder::new(file);
-        let layout = match opts.format {
-            ImageFormat::Docker => docker_archive,
-            ImageFormat::Oci => oci_archive,
-        };
+    let layout = match opts.format {
+        ImageFormat::Docker => docker_archive,
+        ImageFormat::Oci => oci_archive,
+    };
+    crate::container::write_atomic_with(opts.output, 0o644, |file| {
+        let mut tar = tar::Builder::new(&mut *file);
         layout(
             &mut tar,
             &blobs,
@@ -276,19 +265,15 @@ pub fn commit(layers: &[LayerSource], spec: &Spec, id: &str, opts: &CommitOption
             &config_digest,
             &opts.reference,
         )?;
-        tar.into_inner()?.sync_all()?;
-        std::fs::rename(&tmp_out, opts.output)
-            .with_context(|| format!("cannot write {}", opts.output.display()))
-    })();
-    if result.is_err() {
-        let _ = std::fs::remove_file(&tmp_out);
-    }
-    result
+        tar.finish()?;
+        drop(tar);
+        Ok(file.sync_all()?)
+    })
 }
 
 /// `docker save`'s layout: manifest.json, the config as `<digest>.json`, each layer as `<digest>/layer.tar`.
 fn docker_archive(
-    tar: &mut tar::Builder<File>,
+    tar: &mut tar::Builder<&mut File>,
     blobs: &[Blob],
     config: &[u8],
     config_digest: &str,
@@ -309,7 +294,7 @@ fn docker_archive(
 
 /// The OCI image layout: oci-layout, index.json (the reference in `org.opencontainers.image.ref.name`), blobs.
 fn oci_archive(
-    tar: &mut tar::Builder<File>,
+    tar: &mut tar::Builder<&mut File>,
     blobs: &[Blob],
     config: &[u8],
     config_digest: &str,
@@ -348,11 +333,11 @@ fn oci_archive(
     append_bytes(tar, "index.json", &serde_json::to_vec(&index)?)
 }
 
-fn append_bytes(tar: &mut tar::Builder<File>, name: &str, data: &[u8]) -> Result<()> {
+fn append_bytes(tar: &mut tar::Builder<&mut File>, name: &str, data: &[u8]) -> Result<()> {
     append_regular(tar, name, data.len() as u64, data)
 }
 
-fn append_blob(tar: &mut tar::Builder<File>, name: &str, b: &Blob) -> Result<()> {
+fn append_blob(tar: &mut tar::Builder<&mut File>, name: &str, b: &Blob) -> Result<()> {
     let mut f = &b.file;
     f.rewind()?;
     append_regular(tar, name, b.size, f)
@@ -360,7 +345,7 @@ fn append_blob(tar: &mut tar::Builder<File>, name: &str, b: &Blob) -> Result<()>
 
 /// An archive member (not a layer entry): a plain file, root's, written now.
 fn append_regular(
-    tar: &mut tar::Builder<File>,
+    tar: &mut tar::Builder<&mut File>,
     name: &str,
     size: u64,
     data: impl std::io::Read,

@@ -22,18 +22,17 @@ pub fn run(cli: &Cli, a: &CommitArgs) -> Result<i32> {
         format: a.format,
         reference,
         message: a.message.as_deref(),
-        changes: &a.change,
         output: &output,
         force: a.force,
     };
     commit::check_target(&opts)?;
     let c = Container::load(&cli.root, &a.id)?;
     let spec = lifecycle::recorded_spec(&c.dir)?;
-    // Checked before the container is paused: a bad --change costs nothing.
-    commit::image_config(&spec, opts.changes)?;
+    // Before the container is paused: a bad --change costs nothing.
+    let config = commit::image_config(&spec, &a.change)?;
     let layers = lifecycle::layer_sources(&c);
     let _still = lifecycle::hold_still(&c)?;
-    commit::commit(&layers, &spec, &a.id, &opts)?;
+    commit::commit(&layers, config, &a.id, &opts)?;
     println!("{}", output.display());
     Ok(0)
 }

@@ -41,7 +41,7 @@ pub fn run(cli: &Cli, a: &LogsArgs) -> Result<i32> {
 /// line; `--rm` removes the directory after that. A stopped container without a record (its monitor was
 /// killed) is given a moment for lines still in flight.
 fn finished(dir: &std::path::Path, stopped_since: &mut Option<Instant>) -> bool {
-    if monitor::read_exit_record(dir).is_some() || !dir.join(container::STATE_FILE).exists() {
+    if dir.join(monitor::EXIT_RECORD).exists() || !dir.join(container::STATE_FILE).exists() {
         return true;
     }
     let stopped = container::read_state(dir)

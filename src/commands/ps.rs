@@ -100,7 +100,10 @@ fn containers(cli: &Cli, a: &PsArgs) -> Result<i32> {
             command: command_of(&dir),
             finished: exit.map(|e| e.finished_at),
             created: state.created.clone(),
-            started: state.started.clone(),
+            started: matches!(status, Status::Running | Status::Paused)
+                .then(|| container::started_at(&dir))
+                .flatten()
+                .map(|t| humantime::format_rfc3339_nanos(t).to_string()),
             bundle: state.bundle.display().to_string(),
             id: state.id,
         });

@@ -21,9 +21,10 @@ pub fn run(cli: &Cli, a: &RmArgs) -> Result<i32> {
 }
 
 fn remove(cli: &Cli, id: &str, force: bool) -> Result<()> {
-    let status = Container::load(&cli.root, id)?.status();
+    let c = Container::load(&cli.root, id)?;
+    let status = c.status();
     if matches!(status, Status::Running | Status::Paused) && !force {
         bail!("container {id} is {status}: stop it first (brig stop {id}) or use brig rm -f {id}");
     }
-    lifecycle::delete(&cli.root, id, true)
+    lifecycle::remove(c, true)
 }

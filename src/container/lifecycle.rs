@@ -39,7 +39,6 @@ pub struct Created {
 struct CreateSupervisor<'a> {
     id: &'a str,
     bundle: &'a Bundle,
-    overlay: bool,
     cgroup: Option<&'a CgroupPlace>,
     created: String,
 }
@@ -56,8 +55,7 @@ impl CreateSupervisor<'_> {
             annotations: self.bundle.spec.annotations().clone().unwrap_or_default(),
             cgroup: self.cgroup.cloned(),
             own_pid_ns: false,
-            overlay: self.overlay,
-            started: None,
+            overlay: self.bundle.overlay,
         }
     }
 }
@@ -175,7 +173,6 @@ fn create_in(
     let mut sup = CreateSupervisor {
         id: opts.id,
         bundle,
-        overlay: bundle.overlay,
         cgroup: Some(&cgroup),
         created: super::now_rfc3339(),
     };
@@ -242,11 +239,6 @@ pub fn start(c: &Container) -> Result<()> {
     status::check(c.id(), c.status(), Op::Start)?;
     let (pid, started) = (c.state.pid, c.state.pid_start_time);
     process::fifo::release(&c.dir, || super::process_alive(pid, started))?;
-    let mut state = c.state.clone();
-    state.started = Some(super::now_rfc3339());
-    if let Err(e) = super::write_state(&c.dir, &state) {
-        crate::logs::warn(&format!("{e:#}"));
-    }
     let spec = recorded_spec(&c.dir)?;
     let poststart = hooks::of_kind(&spec, Kind::Poststart);
     if !poststart.is_empty() {
@@ -310,8 +302,13 @@ pub fn delete(root: &Path, id: &str, force: bool) -> Result<()> {
         }
         Err(e) => return Err(e),
     };
+    remove(c, force)
+}
+
+/// `delete` of a loaded container.
+pub fn remove(c: Container, force: bool) -> Result<()> {
     let status = c.status();
-    status::check(id, status, Op::Delete { force })?;
+    status::check(c.id(), status, Op::Delete { force })?;
     if status != Status::Stopped {
         if status == Status::Paused {
             if let Some(place) = &c.state.cgroup {
@@ -361,11 +358,7 @@ pub fn stop(root: &Path, id: &str, timeout: Duration) -> Result<StopOutcome> {
     let status = c.status();
     match status {
         Status::Stopped => return Ok(StopOutcome::WasStopped),
-        Status::Created => {
-            kill_all(&c, libc::SIGKILL);
-            wait_stopped(&c, Duration::from_secs(10))?;
-            return Ok(StopOutcome::Killed);
-        }
+        Status::Created => return kill_now(&c),
         Status::Running | Status::Paused => kill(&c, libc::SIGTERM, false)?,
     }
     if status == Status::Paused {
@@ -381,8 +374,12 @@ pub fn stop(root: &Path, id: &str, timeout: Duration) -> Result<StopOutcome> {
     if c.status() == Status::Stopped {
         return Ok(StopOutcome::Terminated);
     }
-    kill_all(&c, libc::SIGKILL);
-    wait_stopped(&c, Duration::from_secs(10))?;
+    kill_now(&c)
+}
+
+fn kill_now(c: &Container) -> Result<StopOutcome> {
+    kill_all(c, libc::SIGKILL);
+    wait_stopped(c, Duration::from_secs(10))?;
     Ok(StopOutcome::Killed)
 }
 

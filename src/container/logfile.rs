@@ -46,24 +46,26 @@ impl LogWriter {
         [self.log.as_raw_fd(), self.times.as_raw_fd()]
     }
 
-    /// Append one line (a newline is added when `line` has none).
+    /// Append one line, ending in exactly one `\n` (a terminal's CR LF becomes LF; a missing newline is added).
     pub fn line(&mut self, stream: Stream, line: &[u8]) -> std::io::Result<()> {
         let name = match stream {
             Stream::Stdout => "stdout",
             Stream::Stderr => "stderr",
         };
         writeln!(self.times, "{} {name}", super::now_rfc3339())?;
-        // A terminal ends lines with CR LF; the log keeps plain lines.
-        let line = line.strip_suffix(b"\r\n").unwrap_or(line);
-        if line.ends_with(b"\n") {
-            self.log.write_all(line)
-        } else {
-            let mut l = Vec::with_capacity(line.len() + 1);
-            l.extend_from_slice(line.strip_suffix(b"\r").unwrap_or(line));
-            l.push(b'\n');
-            self.log.write_all(&l)
-        }
+        let body = line.strip_suffix(b"\n").unwrap_or(line);
+        let body = body.strip_suffix(b"\r").unwrap_or(body);
+        let mut l = Vec::with_capacity(body.len() + 1);
+        l.extend_from_slice(body);
+        l.push(b'\n');
+        self.log.write_all(&l)
     }
+}
+
+/// Take the first complete line (with its newline) off the front of `buf`.
+pub fn take_line(buf: &mut Vec<u8>) -> Option<Vec<u8>> {
+    let end = buf.iter().position(|&b| b == b'\n')?;
+    Some(buf.drain(..=end).collect())
 }
 
 /// One line of a container's log.
@@ -109,11 +111,9 @@ impl LogReader {
         }
         self.log.read_to_end(&mut self.log_buf)?;
         let mut out = Vec::new();
-        while let Some(end) = self.log_buf.iter().position(|&b| b == b'\n') {
-            let text: Vec<u8> = self.log_buf.drain(..=end).collect();
+        while let Some(text) = take_line(&mut self.log_buf) {
             let (mut time, mut stream) = (None, Stream::Stdout);
-            if let Some(tend) = self.times_buf.iter().position(|&b| b == b'\n') {
-                let t: Vec<u8> = self.times_buf.drain(..=tend).collect();
+            if let Some(t) = take_line(&mut self.times_buf) {
                 let t = String::from_utf8_lossy(&t);
                 let mut fields = t.split_whitespace();
                 time = fields.next().map(str::to_string);

@@ -45,9 +45,6 @@ pub struct State {
     /// `<state dir>/rootfs` by create and unmounted by delete.
     #[serde(default)]
     pub overlay: bool,
-    /// When `start` released the container (RFC 3339), for `ps`'s "Up 5 minutes".
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub started: Option<String>,
 }
 
 /// The OCI state as runc prints it (`annotations` left out when empty, `owner` empty for root).
@@ -151,6 +148,12 @@ impl Container {
     }
 }
 
+/// When a started container was started: `start` unlinks exec.fifo, and nothing else adds or removes an entry
+/// of the state directory while the container runs, so the directory's mtime is that moment (no write needed).
+pub fn started_at(dir: &Path) -> Option<std::time::SystemTime> {
+    std::fs::metadata(dir).and_then(|m| m.modified()).ok()
+}
+
 pub fn derive_status(dir: &Path, state: &State) -> Status {
     if !process_alive(state.pid, state.pid_start_time) {
         return Status::Stopped;
@@ -179,25 +182,36 @@ pub fn write_state(dir: &Path, state: &State) -> Result<()> {
 
 /// Write by temp file + rename so readers never see half a file.
 pub fn write_atomic(path: &Path, data: &[u8], mode: u32) -> Result<()> {
+    write_atomic_with(path, mode, |f| Ok(f.write_all(data)?))
+}
+
+/// `write_atomic` for content that is streamed: `fill` writes the temporary file, which then replaces `path`.
+/// On any error the temporary file is removed and `path` is untouched.
+pub fn write_atomic_with(
+    path: &Path,
+    mode: u32,
+    fill: impl FnOnce(&mut File) -> Result<()>,
+) -> Result<()> {
     let name = path.file_name().context("atomic write needs a file name")?;
     let tmp = path.with_file_name(format!(
         ".{}.tmp{}",
         name.to_string_lossy(),
         std::process::id()
     ));
-    let result = (|| -> std::io::Result<()> {
+    let result = (|| -> Result<()> {
         let mut f = std::fs::OpenOptions::new()
             .write(true)
             .create(true)
             .truncate(true)
             .mode(mode)
             .open(&tmp)?;
-        f.write_all(data)?;
-        std::fs::rename(&tmp, path)
+        fill(&mut f)?;
+        std::fs::rename(&tmp, path)?;
+        Ok(())
     })();
     if let Err(e) = result {
         let _ = std::fs::remove_file(&tmp);
-        bail!("cannot write {}: {e}", path.display());
+        bail!("cannot write {}: {e:#}", path.display());
     }
     Ok(())
 }
@@ -394,7 +408,6 @@ mod tests {
             cgroup: None,
             own_pid_ns: true,
             overlay: false,
-            started: None,
         };
         let v = serde_json::to_value(s.oci(Status::Stopped)).unwrap();
         assert_eq!(v["pid"], 0);

@@ -9,9 +9,10 @@
 //! further output is lost (the pipe breaks) and no exit status is recorded: `ps` then shows it as "Stopped".
 
 use super::lifecycle::{self, CreateOptions};
-use super::logfile::{LogWriter, Stream};
+use super::logfile::{take_line, LogWriter, Stream};
 use super::Container;
 use anyhow::{bail, Context, Result};
+use nix::poll::{PollFd, PollFlags};
 use serde::{Deserialize, Serialize};
 use std::io::{Read, Write};
 use std::os::fd::{AsFd, AsRawFd, FromRawFd, OwnedFd, RawFd};
@@ -87,7 +88,12 @@ fn monitor(root: &Path, opts: &CreateOptions, remove_on_exit: bool, report: Owne
     // Out of the caller's session: a ^C or hangup aimed at the shell does not reach the monitor.
     let _ = nix::unistd::setsid();
     let mut report = std::fs::File::from(report);
-    let started = match start(root, opts) {
+    let null = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open("/dev/null")
+        .context("cannot open /dev/null");
+    let (started, null) = match null.and_then(|null| Ok((start(root, opts, &null)?, null))) {
         Ok(s) => s,
         Err(e) => {
             let _ = write!(report, "error {}", format!("{e:#}").replace('\n', " "));
@@ -97,7 +103,11 @@ fn monitor(root: &Path, opts: &CreateOptions, remove_on_exit: bool, report: Owne
     };
     let _ = report.write_all(b"ok");
     drop(report);
-    detach_stdio();
+    for fd in 0..3 {
+        // SAFETY: replace this process's stdio with /dev/null.
+        unsafe { libc::dup2(null.as_raw_fd(), fd) };
+    }
+    drop(null);
     // Hold nothing of the caller's: no descriptor (--preserve-fds ones went to the container), no directory.
     let mut keep: Vec<RawFd> = started
         .sources
@@ -126,12 +136,11 @@ struct Started {
     log: LogWriter,
 }
 
-fn start(root: &Path, opts: &CreateOptions) -> Result<Started> {
+fn start(root: &Path, opts: &CreateOptions, null: &std::fs::File) -> Result<Started> {
     let (out_r, out_w) =
         nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).context("cannot create a pipe")?;
     let (err_r, err_w) =
         nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).context("cannot create a pipe")?;
-    let null = std::fs::File::open("/dev/null").context("cannot open /dev/null")?;
     let opts = CreateOptions {
         stdio: Some([null.as_raw_fd(), out_w.as_raw_fd(), err_w.as_raw_fd()]),
         // The monitor waits for the init: it must be its child.
@@ -141,7 +150,7 @@ fn start(root: &Path, opts: &CreateOptions) -> Result<Started> {
         ..*opts
     };
     let created = lifecycle::create(root, &opts)?;
-    drop((out_w, err_w, null));
+    drop((out_w, err_w));
     let dir = root.join(opts.id);
     let setup = (|| -> Result<Started> {
         let mut sources = vec![(out_r, Stream::Stdout), (err_r, Stream::Stderr)];
@@ -166,15 +175,38 @@ fn start(root: &Path, opts: &CreateOptions) -> Result<Started> {
     setup
 }
 
-fn detach_stdio() {
-    if let Ok(null) = std::fs::OpenOptions::new()
-        .read(true)
-        .write(true)
-        .open("/dev/null")
-    {
-        for fd in 0..3 {
-            // SAFETY: replace this process's stdio with /dev/null.
-            unsafe { libc::dup2(null.as_raw_fd(), fd) };
+/// One stream the monitor copies, with the start of a line not yet complete.
+struct Source {
+    fd: OwnedFd,
+    stream: Stream,
+    partial: Vec<u8>,
+}
+
+impl Source {
+    /// Read once and log the complete lines. False at end of file (for a pty: EIO once every holder of the
+    /// terminal is gone) or when nothing more can be read now.
+    fn read_some(&mut self, log: &mut LogWriter) -> bool {
+        let mut chunk = [0u8; 8192];
+        let n = match nix::unistd::read(&self.fd, &mut chunk) {
+            Err(nix::errno::Errno::EINTR) => return true,
+            Ok(0) | Err(_) => return false,
+            Ok(n) => n,
+        };
+        self.partial.extend_from_slice(&chunk[..n]);
+        while let Some(line) = take_line(&mut self.partial) {
+            let _ = log.line(self.stream, &line);
+        }
+        if self.partial.len() > MAX_LINE {
+            self.flush(log);
+        }
+        true
+    }
+
+    /// Log what is left as a line of its own.
+    fn flush(&mut self, log: &mut LogWriter) {
+        if !self.partial.is_empty() {
+            let _ = log.line(self.stream, &self.partial);
+            self.partial.clear();
         }
     }
 }
@@ -189,22 +221,22 @@ fn relay(
     // SAFETY: pidfd_open(2) of our own child; owned right away.
     let pidfd = unsafe { libc::syscall(libc::SYS_pidfd_open, pid, 0) };
     let pidfd = (pidfd >= 0).then(|| unsafe { OwnedFd::from_raw_fd(pidfd as RawFd) });
-    let mut open: Vec<(OwnedFd, Stream, Vec<u8>)> = sources
+    let mut open: Vec<Source> = sources
         .into_iter()
-        .map(|(fd, s)| (fd, s, Vec::new()))
+        .map(|(fd, stream)| Source {
+            fd,
+            stream,
+            partial: Vec::new(),
+        })
         .collect();
     let mut exited = false;
     while !open.is_empty() && !exited {
-        let mut fds: Vec<nix::poll::PollFd> = open
+        let mut fds: Vec<PollFd> = open
             .iter()
-            .map(|(fd, _, _)| nix::poll::PollFd::new(fd.as_fd(), nix::poll::PollFlags::POLLIN))
+            .map(|s| s.fd.as_fd())
+            .chain(pidfd.as_ref().map(|p| p.as_fd()))
+            .map(|fd| PollFd::new(fd, PollFlags::POLLIN))
             .collect();
-        if let Some(p) = &pidfd {
-            fds.push(nix::poll::PollFd::new(
-                p.as_fd(),
-                nix::poll::PollFlags::POLLIN,
-            ));
-        }
         match nix::poll::poll(&mut fds, nix::poll::PollTimeout::NONE) {
             Ok(_) | Err(nix::errno::Errno::EINTR) => {}
             Err(_) => break,
@@ -214,63 +246,29 @@ fn relay(
             .map(|f| f.revents().is_some_and(|r| !r.is_empty()))
             .collect();
         drop(fds);
-        if pidfd.is_some() && ready[open.len()] {
-            exited = true;
-        }
-        let mut i = 0;
-        let mut idx = 0;
-        while i < open.len() {
-            let keep = !ready[idx] || read_some(&mut open[i], &mut log);
-            idx += 1;
-            if keep {
-                i += 1;
-            } else {
-                let (_, stream, rest) = open.remove(i);
-                if !rest.is_empty() {
-                    let _ = log.line(stream, &rest);
-                }
+        exited = pidfd.is_some() && ready[open.len()];
+        let mut next = ready.into_iter();
+        open.retain_mut(|s| {
+            let stays = !next.next().unwrap_or(false) || s.read_some(&mut log);
+            if !stays {
+                s.flush(&mut log);
             }
-        }
+            stays
+        });
     }
     // The init is gone: take what its processes left in the pipes without waiting for writers that outlive
     // it (possible without a pid namespace of its own).
-    for (fd, stream, mut buf) in open {
+    for mut s in open {
         // SAFETY: fcntl on an fd we own.
-        unsafe { libc::fcntl(fd.as_raw_fd(), libc::F_SETFL, libc::O_NONBLOCK) };
-        let mut entry = (fd, stream, std::mem::take(&mut buf));
-        while read_some(&mut entry, &mut log) {}
-        if !entry.2.is_empty() {
-            let _ = log.line(stream, &entry.2);
-        }
+        unsafe { libc::fcntl(s.fd.as_raw_fd(), libc::F_SETFL, libc::O_NONBLOCK) };
+        while s.read_some(&mut log) {}
+        s.flush(&mut log);
     }
-    let status = nix::sys::wait::waitpid(nix::unistd::Pid::from_raw(pid), None).ok()?;
-    match status {
+    match nix::sys::wait::waitpid(nix::unistd::Pid::from_raw(pid), None).ok()? {
         nix::sys::wait::WaitStatus::Exited(_, code) => Some((code, None)),
         nix::sys::wait::WaitStatus::Signaled(_, sig, _) => {
             Some((128 + sig as i32, Some(sig as i32)))
         }
         _ => None,
     }
-}
-
-/// Read once from a source and log its complete lines. False at end of file (for a pty: EIO once every
-/// holder of the terminal is gone) or when nothing more can be read.
-fn read_some(src: &mut (OwnedFd, Stream, Vec<u8>), log: &mut LogWriter) -> bool {
-    let (fd, stream, buf) = src;
-    let mut chunk = [0u8; 8192];
-    let n = match nix::unistd::read(&*fd, &mut chunk) {
-        Err(nix::errno::Errno::EINTR) => return true,
-        Ok(0) | Err(_) => return false,
-        Ok(n) => n,
-    };
-    buf.extend_from_slice(&chunk[..n]);
-    while let Some(end) = buf.iter().position(|&b| b == b'\n') {
-        let line: Vec<u8> = buf.drain(..=end).collect();
-        let _ = log.line(*stream, &line);
-    }
-    if buf.len() > MAX_LINE {
-        let _ = log.line(*stream, buf);
-        buf.clear();
-    }
-    true
 }

@@ -58,12 +58,13 @@ pub fn parse_volume(text: &str, cwd: &Path) -> Result<Volume> {
 
 /// Check every flag and change `spec` accordingly. Nothing on disk is touched (see `create_volume_dirs`).
 pub fn apply(spec: &mut Spec, rootfs: &Path, e: &SpecEdits) -> Result<Vec<Volume>> {
-    let cwd = std::env::current_dir().context("cannot read the current directory")?;
-    let volumes = e
-        .volumes
-        .iter()
-        .map(|v| parse_volume(v, &cwd))
-        .collect::<Result<Vec<_>>>()?;
+    let mut volumes = Vec::new();
+    if !e.volumes.is_empty() {
+        let cwd = std::env::current_dir().context("cannot read the current directory")?;
+        for v in &e.volumes {
+            volumes.push(parse_volume(v, &cwd)?);
+        }
+    }
     for kv in &e.env {
         match kv.split_once('=') {
             Some((k, _)) if !k.is_empty() => {}
