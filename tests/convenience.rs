@@ -624,3 +624,17 @@ fn stop_thaws_a_paused_container_and_kills_a_created_one_at_once() {
     assert_eq!(wait_exited(&env, &paused), 3);
     assert_eq!(env.status(&created), "stopped");
 }
+
+#[test]
+fn ps_counts_up_time_from_start_not_from_create() {
+    let env = Env::new("ps-up");
+    env.config_sh("sleep 100", |_| {});
+    let id = env.id("u");
+    env.create_ok(&id);
+    std::thread::sleep(Duration::from_millis(1100));
+    assert!(env.brig(&["start", &id]).status.success());
+    let row = ps_row(&env, &id).unwrap();
+    let t = |k: &str| humantime::parse_rfc3339(row[k].as_str().unwrap()).unwrap();
+    let gap = t("started").duration_since(t("created")).unwrap();
+    assert!(gap >= Duration::from_secs(1), "{row}");
+}
