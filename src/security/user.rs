@@ -34,12 +34,16 @@ pub fn switch(uid: u32, gid: u32, groups: &[u32]) -> Result<()> {
 
 /// The home directory of `uid` in the container's /etc/passwd (read after pivot_root), else `/`.
 pub fn home_of(uid: u32) -> String {
+    home_in(&read_bounded(Path::new("/etc/passwd")), uid).unwrap_or_else(|| "/".to_string())
+}
+
+/// A file of the container's, at most 1 MiB of it; empty when it cannot be read.
+fn read_bounded(path: &Path) -> String {
     let mut text = String::new();
-    // The file is the container's: read a bounded amount of it.
-    if let Ok(f) = std::fs::File::open("/etc/passwd") {
+    if let Ok(f) = std::fs::File::open(path) {
         let _ = f.take(1 << 20).read_to_string(&mut text);
     }
-    home_in(&text, uid).unwrap_or_else(|| "/".to_string())
+    text
 }
 
 /// `USER[:GROUP]` (named by `flag` in errors), each a number or a name from /etc/passwd and /etc/group under
@@ -74,13 +78,9 @@ pub fn resolve(root: &Path, flag: &str, s: &str) -> Result<(u32, u32)> {
 /// A file of the container's, read with symlinks kept inside `root` (a hostile /etc/passwd -> /etc/shadow link
 /// must not reach the host's), at most 1 MiB; empty when missing.
 fn file_in_root(root: &Path, path: &str) -> String {
-    let mut text = String::new();
-    if let Ok(p) = crate::rootfs::safe_path::resolve_in_root(root, Path::new(path)) {
-        if let Ok(f) = std::fs::File::open(p) {
-            let _ = f.take(1 << 20).read_to_string(&mut text);
-        }
-    }
-    text
+    crate::rootfs::safe_path::resolve_in_root(root, Path::new(path))
+        .map(|p| read_bounded(&p))
+        .unwrap_or_default()
 }
 
 /// (uid, primary gid) of user `name` in passwd-format text.
