@@ -458,6 +458,7 @@ fn overlay_annotation_asks_for_the_layer() {
         &["run", "--bundle", &path_str(&env.bundle), &id],
         "annotation brig.overlay",
     );
+    env.assert_gone(&id);
 }
 
 /// Undoes the overlay stack of the test below, even when it fails.
@@ -637,4 +638,39 @@ fn ps_counts_up_time_from_start_not_from_create() {
     let t = |k: &str| humantime::parse_rfc3339(row[k].as_str().unwrap()).unwrap();
     let gap = t("started").duration_since(t("created")).unwrap();
     assert!(gap >= Duration::from_secs(1), "{row}");
+}
+
+#[test]
+fn more_bad_input_for_the_new_verbs_and_flags() {
+    let env = Env::new("bad-more");
+    env.config_sh("sleep 100", |_| {});
+    let b = path_str(&env.bundle);
+    let id = env.id("x");
+    // create keeps runc's rule: an id is required.
+    env.fails(&["create", "--bundle", &b], "create needs a container id");
+    assert!(!env.root.exists() || std::fs::read_dir(&env.root).unwrap().next().is_none());
+    // ps: -a and -q are for the container list.
+    env.fails(&["ps", "-a", &id], "ps: -a and -q list containers");
+    // An overlay lower layer whose path overlayfs options cannot carry.
+    let odd = env.dir.join("root:fs");
+    std::fs::create_dir_all(&odd).unwrap();
+    let mut v = env.base_config();
+    v["root"]["path"] = path_str(&odd).into();
+    env.write_config(&v);
+    env.fails(
+        &["run", "-d", "--overlay", "--bundle", &b, &id],
+        "which overlayfs options cannot carry",
+    );
+    env.assert_gone(&id);
+    assert!(mounted_under(&env.root).is_empty());
+    // commit --force onto a directory.
+    env.config_sh("true", |_| {});
+    env.create_ok(&id);
+    let dir = env.dir.join("a-dir");
+    std::fs::create_dir_all(&dir).unwrap();
+    env.fails(
+        &["commit", "--force", &id, &path_str(&dir)],
+        "is a directory",
+    );
+    assert!(std::fs::read_dir(&dir).unwrap().next().is_none());
 }

@@ -18,12 +18,8 @@ pub fn run(cli: &Cli, a: &PsArgs) -> Result<i32> {
             }
             processes(cli, id, a)
         }
-        None => {
-            if !a.ps_args.is_empty() {
-                bail!("ps: options for ps(1) need a container id");
-            }
-            containers(cli, a)
-        }
+        // ps(1) options come after the id, so without one there are none.
+        None => containers(cli, a),
     }
 }
 
